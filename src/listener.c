@@ -1,0 +1,258 @@
+/*
+ * listener.c: listening sockets, the accept limit and accept errors.
+ *
+ * libevent's evconnlistener only reports accept errors; what to do is ours.
+ * Out of descriptors (EMFILE/ENFILE) the listening socket stays readable, so
+ * a level-triggered loop would spin at 100% CPU and log without end.  We
+ * disable every listener for a short back-off instead and warn at most once
+ * a second.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "addr.h"
+#include "log.h"
+#include "parse.h"
+#include "server.h"
+
+#define LISTENER_MAX		64
+#define LISTENER_BACKOFF_MS	250
+
+struct listener {
+	struct evconnlistener	*evl;
+	struct sockaddr_storage	 addr;	/* as bound, with the real port */
+};
+
+static struct listener	 listeners[LISTENER_MAX];
+static size_t		 nlisteners;
+static struct event	*listener_resume_ev;
+static time_t		 listener_last_warn;
+static uint64_t		 listener_unwarned;	/* errors since last warning */
+
+/* A connection arrived: take it, or close it at once over --max-conns. */
+static void
+listener_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
+    struct sockaddr *sa, int len, void *arg)
+{
+	if (conn_count() >= server_config.max_conns ||
+	    server_is_draining()) {
+		close(fd);
+		server_stats.rejected++;
+		log_debug("rejected a connection: %zu open, limit %llu",
+		    conn_count(), (unsigned long long)server_config.max_conns);
+		return;
+	}
+	conn_accept(fd, sa, (socklen_t)len);
+}
+
+/* The back-off is over: accept again. */
+static void
+listener_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	size_t	i;
+
+	if (server_is_draining())
+		return;
+	for (i = 0; i < nlisteners; i++)
+		evconnlistener_enable(listeners[i].evl);
+}
+
+/* accept() failed for a reason other than a retry: pause, warn rarely. */
+static void
+listener_error_cb(struct evconnlistener *evl, void *arg)
+{
+	struct timeval	tv = { 0, LISTENER_BACKOFF_MS * 1000 };
+	int		err = EVUTIL_SOCKET_ERROR();
+	time_t		now = time(NULL);
+	size_t		i;
+
+	server_stats.accept_errors++;
+	listener_unwarned++;
+	if (now != listener_last_warn) {
+		log_warnx("accept failed: %s; pausing accepts for %d ms "
+		    "(%llu failures since the last warning)", strerror(err),
+		    LISTENER_BACKOFF_MS, (unsigned long long)listener_unwarned);
+		listener_last_warn = now;
+		listener_unwarned = 0;
+	}
+	for (i = 0; i < nlisteners; i++)
+		evconnlistener_disable(listeners[i].evl);
+	evtimer_add(listener_resume_ev, &tv);
+}
+
+/* Set the port of an IPv4 or IPv6 address. */
+static void
+listener_set_port(struct sockaddr *sa, int port)
+{
+	if (sa->sa_family == AF_INET)
+		((struct sockaddr_in *)sa)->sin_port = htons((uint16_t)port);
+	else if (sa->sa_family == AF_INET6)
+		((struct sockaddr_in6 *)sa)->sin6_port = htons((uint16_t)port);
+}
+
+/* Return 1 if addr is already bound by one of ours. */
+static int
+listener_bound(const struct sockaddr *sa, socklen_t len)
+{
+	size_t	i;
+
+	for (i = 0; i < nlisteners; i++) {
+		if (memcmp(&listeners[i].addr, sa, len) == 0)
+			return (1);
+	}
+	return (0);
+}
+
+/* Create, bind and listen on one address; -1 with *cause on failure. */
+static int
+listener_open_one(struct sockaddr *sa, socklen_t len, int backlog,
+    int reuse_port, char **cause)
+{
+	struct listener	*l;
+	int		 fd, one = 1, saved;
+	char		 name[ADDR_STRLEN];
+	socklen_t	 alen;
+
+	if (nlisteners == LISTENER_MAX) {
+		cause_set(cause, "too many listening addresses (at most %d)",
+		    LISTENER_MAX);
+		return (-1);
+	}
+	addr_format(sa, name, sizeof name);
+	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (fd == -1) {
+		cause_set(cause, "cannot listen on %s: %s", name,
+		    strerror(errno));
+		return (-1);
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	/* Each family gets its own socket, so [::] never takes 0.0.0.0. */
+	if (sa->sa_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+	if (reuse_port &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+		goto fail;
+	if (bind(fd, sa, len) != 0 || listen(fd, backlog) != 0)
+		goto fail;
+
+	l = &listeners[nlisteners];
+	alen = sizeof l->addr;
+	if (getsockname(fd, (struct sockaddr *)&l->addr, &alen) != 0)
+		goto fail;
+	/* Backlog 0: the socket is already listening with ours. */
+	l->evl = evconnlistener_new(server_base, listener_accept_cb, NULL,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
+	if (l->evl == NULL)
+		goto fail;
+	evconnlistener_set_error_cb(l->evl, listener_error_cb);
+	nlisteners++;
+	return (0);
+
+fail:
+	saved = errno;
+	close(fd);
+	cause_set(cause, "cannot listen on %s: %s", name, strerror(saved));
+	return (-1);
+}
+
+/*
+ * Open a listener for every address each spec resolves to; -1 if one cannot
+ * be bound, LISTENER_BAD_ADDRESS if a spec is malformed or unresolvable.  With port 0 the
+ * kernel picks a port for the first address; the others of that spec reuse
+ * it, so "localhost:0" gives one port on 127.0.0.1 and ::1.
+ */
+int
+listener_open_all(const char **specs, size_t n, int backlog, int reuse_port,
+    char **cause)
+{
+	struct addrinfo		*res, *ai;
+	struct sockaddr_storage	 ss;
+	char			*host, *port;
+	size_t			 i;
+	int			 chosen, rc;
+
+	listener_resume_ev = evtimer_new(server_base, listener_resume_cb, NULL);
+	if (listener_resume_ev == NULL) {
+		cause_set(cause, "cannot create a timer");
+		return (-1);
+	}
+	for (i = 0; i < n; i++) {
+		if (addr_parse(specs[i], ADDR_DEFAULT_HOST, ADDR_DEFAULT_PORT,
+		    &host, &port, cause) != 0)
+			return (LISTENER_BAD_ADDRESS);
+		rc = addr_resolve(host, port, AF_UNSPEC, 1, &res, cause);
+		free(host);
+		free(port);
+		if (rc != 0)
+			return (LISTENER_BAD_ADDRESS);
+		chosen = 0;
+		for (ai = res; ai != NULL; ai = ai->ai_next) {
+			if (ai->ai_addrlen > sizeof ss)
+				continue;
+			memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
+			if (chosen != 0)
+				listener_set_port((struct sockaddr *)&ss, chosen);
+			if (listener_bound((struct sockaddr *)&ss,
+			    ai->ai_addrlen))
+				continue;
+			if (listener_open_one((struct sockaddr *)&ss,
+			    ai->ai_addrlen, backlog, reuse_port, cause) != 0) {
+				freeaddrinfo(res);
+				return (-1);
+			}
+			chosen = addr_local_port(
+			    evconnlistener_get_fd(listeners[nlisteners - 1].evl));
+		}
+		freeaddrinfo(res);
+	}
+	return (0);
+}
+
+/* Return how many sockets are listening. */
+size_t
+listener_count(void)
+{
+	return (nlisteners);
+}
+
+/* Tell scripts we are ready: one flushed line per listening socket. */
+void
+listener_print_ready(void)
+{
+	char	name[ADDR_STRLEN];
+	size_t	i;
+
+	for (i = 0; i < nlisteners; i++) {
+		printf("listening on %s\n", addr_format(
+		    (struct sockaddr *)&listeners[i].addr, name, sizeof name));
+	}
+	fflush(stdout);
+}
+
+/* Stop accepting for good: close every listening socket. */
+void
+listener_close_all(void)
+{
+	size_t	i;
+
+	for (i = 0; i < nlisteners; i++)
+		evconnlistener_free(listeners[i].evl);
+	nlisteners = 0;
+	if (listener_resume_ev != NULL) {
+		event_free(listener_resume_ev);
+		listener_resume_ev = NULL;
+	}
+}

@@ -1,0 +1,158 @@
+/* log.c: timestamped, leveled messages on standard error. */
+#include <sys/time.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "log.h"
+
+static const char	*log_progname = "evecho";
+static int		 log_level = LOG_LEVEL_INFO;
+
+static const char *const log_level_names[] = {
+	"error", "warning", "info", "debug"
+};
+
+/* Write one line: "2026-11-24T17:40:00.123Z prog[pid] level: message". */
+static void
+log_vwrite(int level, const char *suffix, const char *fmt, va_list ap)
+{
+	struct timeval	 tv;
+	struct tm	 tm;
+	char		 stamp[32], msg[1024];
+
+	if (level > log_level)
+		return;
+	gettimeofday(&tv, NULL);
+	gmtime_r(&tv.tv_sec, &tm);
+	strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	fprintf(stderr, "%s.%03ldZ %s[%ld] %s: %s%s%s\n", stamp,
+	    (long)tv.tv_usec / 1000, log_progname, (long)getpid(),
+	    log_level_names[level], msg, suffix != NULL ? ": " : "",
+	    suffix != NULL ? suffix : "");
+}
+
+/* Route libevent's own warnings into our log so they carry a timestamp. */
+static void
+log_libevent_cb(int severity, const char *msg)
+{
+	switch (severity) {
+	case EVENT_LOG_DEBUG:
+		log_debug("libevent: %s", msg);
+		break;
+	case EVENT_LOG_MSG:
+		log_info("libevent: %s", msg);
+		break;
+	default:
+		log_warnx("libevent: %s", msg);
+		break;
+	}
+}
+
+/* Set the program name shown in each line and the initial level. */
+void
+log_init(const char *progname, int level)
+{
+	const char	*slash = strrchr(progname, '/');
+
+	log_progname = slash != NULL ? slash + 1 : progname;
+	log_set_level(level);
+	event_set_log_callback(log_libevent_cb);
+}
+
+/* Clamp and set the level: lower numbers print less. */
+void
+log_set_level(int level)
+{
+	if (level < LOG_LEVEL_ERROR)
+		level = LOG_LEVEL_ERROR;
+	if (level > LOG_LEVEL_DEBUG)
+		level = LOG_LEVEL_DEBUG;
+	log_level = level;
+}
+
+/* Return the current level. */
+int
+log_get_level(void)
+{
+	return (log_level);
+}
+
+/* A warning with strerror(errno) appended. */
+void
+log_warn(const char *fmt, ...)
+{
+	va_list	ap;
+	int	saved = errno;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_LEVEL_WARN, strerror(saved), fmt, ap);
+	va_end(ap);
+	errno = saved;
+}
+
+/* A warning without errno. */
+void
+log_warnx(const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_LEVEL_WARN, NULL, fmt, ap);
+	va_end(ap);
+}
+
+/* An informational message. */
+void
+log_info(const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_LEVEL_INFO, NULL, fmt, ap);
+	va_end(ap);
+}
+
+/* A debugging message, shown with -v. */
+void
+log_debug(const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_LEVEL_DEBUG, NULL, fmt, ap);
+	va_end(ap);
+}
+
+/* Log with strerror(errno) and exit 1: for what cannot go on. */
+void
+fatal(const char *fmt, ...)
+{
+	va_list	ap;
+	int	saved = errno;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_LEVEL_ERROR, strerror(saved), fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+/* Log and exit 1. */
+void
+fatalx(const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_LEVEL_ERROR, NULL, fmt, ap);
+	va_end(ap);
+	exit(1);
+}

@@ -1,0 +1,21 @@
+/* parse.h: strict parsers for numbers, sizes and durations on command lines. */
+#ifndef EVECHO_PARSE_H
+#define EVECHO_PARSE_H
+
+#include <stdint.h>
+
+/* Exit status for a bad command line (sysexits.h EX_USAGE). */
+#define EXIT_USAGE	64
+
+int	parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out,
+	    char **cause);
+int	parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out,
+	    char **cause);
+int	parse_duration(const char *s, uint64_t min_us, uint64_t max_us,
+	    uint64_t *out_us, char **cause);
+void	cause_set(char **cause, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	usage_error(const char *progname, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3), noreturn));
+
+#endif

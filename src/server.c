@@ -1,0 +1,326 @@
+/*
+ * server.c: evecho-server's command line, signals and lifetime.
+ *
+ * One event_base, one thread.  Listeners (listener.c) hand sockets to
+ * connections (conn.c); this file starts them, and on SIGINT or SIGTERM
+ * stops accepting and lets every connection finish echoing what its client
+ * had already sent before the process exits.
+ */
+#include <sys/types.h>
+#include <sys/resource.h>
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "addr.h"
+#include "log.h"
+#include "parse.h"
+#include "server.h"
+
+/* Descriptors kept back from --max-conns: listeners, logs, libevent. */
+#define SERVER_FD_RESERVE	32
+
+struct event_base	*server_base;
+struct server_config	 server_config;
+struct server_stats	 server_stats;
+
+static const char	*server_progname = "evecho-server";
+static int		 server_draining;
+static int		 server_exit_status;
+static struct event	*server_drain_ev;
+
+static const struct option server_options[] = {
+	{ "listen",		required_argument,	NULL, 'l' },
+	{ "max-pending",	required_argument,	NULL, 'p' },
+	{ "max-conns",		required_argument,	NULL, 'c' },
+	{ "idle-timeout",	required_argument,	NULL, 'i' },
+	{ "drain-timeout",	required_argument,	NULL, 'd' },
+	{ "backlog",		required_argument,	NULL, 'b' },
+	{ "reuse-port",		no_argument,		NULL, 'r' },
+	{ "verbose",		no_argument,		NULL, 'v' },
+	{ "quiet",		no_argument,		NULL, 'q' },
+	{ "help",		no_argument,		NULL, 'h' },
+	{ "version",		no_argument,		NULL, 'V' },
+	{ NULL, 0, NULL, 0 }
+};
+
+/* Print --help. */
+static void
+server_usage(void)
+{
+	printf("Usage: %s [OPTION]...\n"
+"A TCP echo server: every byte each client sends is sent back, in order.\n"
+"\n"
+"  -l, --listen=ADDR        listen on ADDR: HOST:PORT, [IPV6]:PORT, PORT or\n"
+"                           :PORT (every local address); repeatable; port 0\n"
+"                           lets the kernel choose (default localhost:65432,\n"
+"                           every address localhost resolves to)\n"
+"      --max-pending=SIZE   bytes held for one connection before reading from\n"
+"                           it pauses; k, m, g suffixes (default 1m)\n"
+"      --max-conns=N        close new connections beyond N open (default: the\n"
+"                           open-file limit less %d)\n"
+"      --idle-timeout=SECS  close connections silent both ways for SECS\n"
+"                           (default 0: never)\n"
+"      --drain-timeout=SECS on SIGINT/SIGTERM, wait at most SECS for\n"
+"                           connections to finish echoing (default 10)\n"
+"      --backlog=N          listen backlog, capped by the kernel (default 4096)\n"
+"      --reuse-port         set SO_REUSEPORT, so several servers can share a\n"
+"                           port (one process each)\n"
+"  -v, --verbose            log more (twice: every connection)\n"
+"  -q, --quiet              log only warnings and errors\n"
+"  -h, --help               show this help and exit\n"
+"  -V, --version            show the version and exit\n"
+"\n"
+"Once every socket listens, one line per socket goes to standard output:\n"
+"  listening on 127.0.0.1:65432\n"
+"SIGUSR1 logs the counters; a second SIGINT/SIGTERM exits at once.\n"
+"\n"
+"Exit status: 0 after a clean shutdown; 1 on a runtime error, an address\n"
+"that cannot be bound, or connections cut off at exit; 64 for a bad\n"
+"command line.\n", server_progname, SERVER_FD_RESERVE);
+}
+
+/* Raise the open-file limit to its hard maximum; return the limit. */
+static uint64_t
+server_raise_nofile(void)
+{
+	struct rlimit	rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return (1024);
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	return (rl.rlim_cur == RLIM_INFINITY ? 1048576 : (uint64_t)rl.rlim_cur);
+}
+
+/* Parse the command line into server_config; exit 64 on a bad one. */
+static void
+server_parse_args(int argc, char **argv, int *verbosity)
+{
+	uint64_t	 v, nofile;
+	char		*cause;
+	int		 ch, max_conns_set = 0;
+
+	nofile = server_raise_nofile();
+	server_config.max_pending = 1 << 20;
+	server_config.drain_timeout_us = 10 * 1000000ULL;
+	server_config.backlog = 4096;
+
+#define BAD(opt) usage_error(server_progname, "--%s: %s", opt, cause)
+	opterr = 0;	/* our own one-line messages, exit 64 */
+	while ((ch = getopt_long(argc, argv, ":l:vqhV", server_options,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'l':
+			server_config.listen = realloc(server_config.listen,
+			    (server_config.nlisten + 1) * sizeof (const char *));
+			if (server_config.listen == NULL)
+				fatal("realloc");
+			server_config.listen[server_config.nlisten++] = optarg;
+			break;
+		case 'p':
+			if (parse_size(optarg, 1, 1ULL << 40, &v, &cause) != 0)
+				BAD("max-pending");
+			server_config.max_pending = v;
+			break;
+		case 'c':
+			if (parse_uint(optarg, 1, 100000000, &v, &cause) != 0)
+				BAD("max-conns");
+			server_config.max_conns = v;
+			max_conns_set = 1;
+			break;
+		case 'i':
+			if (parse_duration(optarg, 0, 86400ULL * 365 * 1000000,
+			    &server_config.idle_timeout_us, &cause) != 0)
+				BAD("idle-timeout");
+			break;
+		case 'd':
+			if (parse_duration(optarg, 0, 86400ULL * 1000000,
+			    &server_config.drain_timeout_us, &cause) != 0)
+				BAD("drain-timeout");
+			break;
+		case 'b':
+			if (parse_uint(optarg, 1, 65535, &v, &cause) != 0)
+				BAD("backlog");
+			server_config.backlog = (int)v;
+			break;
+		case 'r':
+			server_config.reuse_port = 1;
+			break;
+		case 'v':
+			(*verbosity)++;
+			break;
+		case 'q':
+			(*verbosity)--;
+			break;
+		case 'h':
+			server_usage();
+			exit(0);
+		case 'V':
+			printf("evecho-server %s\n", PACKAGE_VERSION);
+			exit(0);
+		case ':':
+			usage_error(server_progname, "option '%s' needs a value",
+			    argv[optind - 1]);
+		default:
+			usage_error(server_progname, "unknown option '%s'",
+			    argv[optind - 1]);
+		}
+	}
+#undef BAD
+	if (optind < argc)
+		usage_error(server_progname, "unexpected argument '%s'",
+		    argv[optind]);
+	if (!max_conns_set) {
+		server_config.max_conns = nofile > SERVER_FD_RESERVE * 2 ?
+		    nofile - SERVER_FD_RESERVE : nofile / 2;
+	}
+	if (server_config.nlisten == 0) {
+		if ((server_config.listen = malloc(sizeof (const char *))) == NULL)
+			fatal("malloc");
+		server_config.listen[server_config.nlisten++] =
+		    ADDR_DEFAULT_HOST ":" ADDR_DEFAULT_PORT;
+	}
+}
+
+/* Return 1 once shutdown has begun. */
+int
+server_is_draining(void)
+{
+	return (server_draining);
+}
+
+/* A connection closed: during shutdown, the last one ends the loop. */
+void
+server_conn_closed(void)
+{
+	if (server_draining && conn_count() == 0)
+		event_base_loopexit(server_base, NULL);
+}
+
+/* The drain timeout passed: cut off whoever is left. */
+static void
+server_drain_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	log_warnx("drain timeout: closing %zu connections with data pending",
+	    conn_count());
+	server_exit_status = 1;
+	conn_close_all("drain timeout");
+	event_base_loopexit(server_base, NULL);
+}
+
+/* The name of a signal we handle, for the log. */
+static const char *
+server_signame(int sig)
+{
+	return (sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" :
+	    "signal");
+}
+
+/* SIGINT/SIGTERM: drain on the first, leave at once on the second. */
+static void
+server_stop_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct timeval	tv;
+
+	if (server_draining) {
+		log_warnx("%s again: exiting now, %zu connections cut off",
+		    server_signame((int)sig), conn_count());
+		server_exit_status = 1;
+		conn_close_all("second signal");
+		event_base_loopbreak(server_base);
+		return;
+	}
+	server_draining = 1;
+	log_info("%s: no longer accepting; draining %zu connections "
+	    "(at most %.3g s)", server_signame((int)sig), conn_count(),
+	    (double)server_config.drain_timeout_us / 1e6);
+	listener_close_all();
+	conn_drain_all();
+	if (conn_count() == 0) {
+		event_base_loopexit(server_base, NULL);
+		return;
+	}
+	tv.tv_sec = (time_t)(server_config.drain_timeout_us / 1000000);
+	tv.tv_usec = (suseconds_t)(server_config.drain_timeout_us % 1000000);
+	server_drain_ev = evtimer_new(server_base, server_drain_timeout_cb,
+	    NULL);
+	if (server_drain_ev == NULL || evtimer_add(server_drain_ev, &tv) != 0)
+		fatalx("cannot arm the drain timer");
+}
+
+/* SIGUSR1: one line of counters. */
+static void
+server_stats_cb(evutil_socket_t sig, short what, void *arg)
+{
+	stats_log("stats");
+}
+
+int
+main(int argc, char **argv)
+{
+	struct event	*sigs[3];
+	char		*cause;
+	int		 verbosity = LOG_LEVEL_INFO;
+	size_t		 i;
+
+	server_parse_args(argc, argv, &verbosity);
+	log_init(server_progname, verbosity);
+	/* A client that resets mid-write must cost an EPIPE, not the process. */
+	signal(SIGPIPE, SIG_IGN);
+
+	if ((server_base = event_base_new()) == NULL)
+		fatalx("cannot create an event base");
+	if (conn_setup() != 0)
+		fatalx("cannot set up the idle timeout");
+	switch (listener_open_all(server_config.listen, server_config.nlisten,
+	    server_config.backlog, server_config.reuse_port, &cause)) {
+	case 0:
+		break;
+	case LISTENER_BAD_ADDRESS:
+		usage_error(server_progname, "--listen: %s", cause);
+	default:
+		log_warnx("%s", cause);
+		exit(1);
+	}
+
+	sigs[0] = evsignal_new(server_base, SIGINT, server_stop_cb, NULL);
+	sigs[1] = evsignal_new(server_base, SIGTERM, server_stop_cb, NULL);
+	sigs[2] = evsignal_new(server_base, SIGUSR1, server_stats_cb, NULL);
+	for (i = 0; i < 3; i++) {
+		if (sigs[i] == NULL || evsignal_add(sigs[i], NULL) != 0)
+			fatalx("cannot install signal handlers");
+	}
+
+	log_info("evecho-server %s: %zu listening sockets, max %llu "
+	    "connections, %llu bytes pending each, idle timeout %.3g s, "
+	    "backend %s", PACKAGE_VERSION, listener_count(),
+	    (unsigned long long)server_config.max_conns,
+	    (unsigned long long)server_config.max_pending,
+	    (double)server_config.idle_timeout_us / 1e6,
+	    event_base_get_method(server_base));
+	listener_print_ready();
+
+	if (event_base_dispatch(server_base) == -1)
+		fatalx("event loop failed");
+
+	stats_log("exit");
+	listener_close_all();
+	conn_close_all("exit");
+	for (i = 0; i < 3; i++)
+		event_free(sigs[i]);
+	if (server_drain_ev != NULL)
+		event_free(server_drain_ev);
+	event_base_free(server_base);
+	free((void *)server_config.listen);
+	libevent_global_shutdown();
+	return (server_exit_status);
+}

@@ -1,0 +1,62 @@
+/* server.h: the echo server's private interfaces, one banner per file. */
+#ifndef EVECHO_SERVER_H
+#define EVECHO_SERVER_H
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+
+/* What the command line sets; fixed once the server runs. */
+struct server_config {
+	const char	**listen;	/* address specs, -l */
+	size_t		  nlisten;
+	uint64_t	  max_pending;	/* bytes held per connection */
+	uint64_t	  max_conns;
+	uint64_t	  idle_timeout_us;	/* 0: never */
+	uint64_t	  drain_timeout_us;
+	int		  backlog;
+	int		  reuse_port;
+};
+
+/* Counters for SIGUSR1 and the exit summary. */
+struct server_stats {
+	uint64_t	accepted;
+	uint64_t	rejected;	/* over --max-conns or while draining */
+	uint64_t	accept_errors;
+	uint64_t	open;
+	uint64_t	peak;
+	uint64_t	bytes_in;
+	uint64_t	bytes_out;
+	uint64_t	bytes_dropped;	/* held when a connection failed */
+};
+
+/* server.c */
+extern struct event_base	*server_base;
+extern struct server_config	 server_config;
+extern struct server_stats	 server_stats;
+void	server_conn_closed(void);
+int	server_is_draining(void);
+
+/* listener.c */
+#define LISTENER_BAD_ADDRESS	(-2)
+int	listener_open_all(const char **specs, size_t n, int backlog, int reuse_port,
+	    char **cause);
+size_t	listener_count(void);
+void	listener_print_ready(void);
+void	listener_close_all(void);
+
+/* conn.c */
+int	conn_setup(void);
+void	conn_accept(int fd, const struct sockaddr *sa, socklen_t len);
+void	conn_drain_all(void);
+void	conn_close_all(const char *why);
+size_t	conn_count(void);
+
+/* stats.c */
+void	stats_log(const char *label);
+
+#endif

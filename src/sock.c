@@ -1,0 +1,78 @@
+/* sock.c: non-blocking TCP connects, for the client and the benchmark. */
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "parse.h"
+#include "sock.h"
+
+/* Turn off Nagle: echo traffic is small messages that want no delay. */
+int
+sock_set_nodelay(int fd)
+{
+	int	one = 1;
+
+	return (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one));
+}
+
+/*
+ * Open a non-blocking socket, bind it to src if given (for spreading
+ * connections over source addresses), and start connecting to dst.  Returns
+ * the socket, whose connect may still be in progress (poll for writability,
+ * then sock_connect_result), or -1 with *cause.
+ */
+int
+sock_connect_start(const struct sockaddr *dst, socklen_t dstlen,
+    const struct sockaddr *src, socklen_t srclen, char **cause)
+{
+	char	name[ADDR_STRLEN];
+	int	fd, saved;
+
+	fd = socket(dst->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (fd == -1)
+		goto fail;
+	sock_set_nodelay(fd);
+	if (src != NULL && bind(fd, src, srclen) != 0) {
+		saved = errno;
+		close(fd);
+		cause_set(cause, "cannot bind to %s: %s",
+		    addr_format(src, name, sizeof name), strerror(saved));
+		return (-1);
+	}
+	if (connect(fd, dst, dstlen) != 0 && errno != EINPROGRESS) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		goto fail;
+	}
+	return (fd);
+
+fail:
+	cause_set(cause, "cannot connect to %s: %s",
+	    addr_format(dst, name, sizeof name), strerror(errno));
+	return (-1);
+}
+
+/* After a connect completes: 0, or -1 with errno set to why it failed. */
+int
+sock_connect_result(int fd)
+{
+	int		err = 0;
+	socklen_t	len = sizeof err;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+		return (-1);
+	if (err != 0) {
+		errno = err;
+		return (-1);
+	}
+	return (0);
+}

@@ -1,0 +1,13 @@
+/* sock.h: small socket helpers shared by the client programs. */
+#ifndef EVECHO_SOCK_H
+#define EVECHO_SOCK_H
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+int	sock_connect_start(const struct sockaddr *dst, socklen_t dstlen,
+	    const struct sockaddr *src, socklen_t srclen, char **cause);
+int	sock_connect_result(int fd);
+int	sock_set_nodelay(int fd);
+
+#endif

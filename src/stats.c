@@ -1,0 +1,21 @@
+/* stats.c: the server's counters, as one log line. */
+#include <stdint.h>
+
+#include "log.h"
+#include "server.h"
+
+/* Log every counter on one line, prefixed by label. */
+void
+stats_log(const char *label)
+{
+	const struct server_stats	*s = &server_stats;
+
+	log_info("%s: connections %llu open, %llu peak, %llu accepted, "
+	    "%llu rejected, %llu accept errors; bytes %llu in, %llu out, "
+	    "%llu dropped", label,
+	    (unsigned long long)s->open, (unsigned long long)s->peak,
+	    (unsigned long long)s->accepted, (unsigned long long)s->rejected,
+	    (unsigned long long)s->accept_errors,
+	    (unsigned long long)s->bytes_in, (unsigned long long)s->bytes_out,
+	    (unsigned long long)s->bytes_dropped);
+}

@@ -1,0 +1,262 @@
+/* check_parse.c: unit tests for the shared parsers (parse.c, addr.c). */
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "parse.h"
+
+/* parse_uint: plain numbers, ranges, junk. */
+START_TEST(test_uint)
+{
+	uint64_t	 v;
+	char		*cause = NULL;
+
+	ck_assert_int_eq(parse_uint("0", 0, 10, &v, NULL), 0);
+	ck_assert_uint_eq(v, 0);
+	ck_assert_int_eq(parse_uint("4096", 1, 65535, &v, NULL), 0);
+	ck_assert_uint_eq(v, 4096);
+	ck_assert_int_eq(parse_uint("18446744073709551615", 0, UINT64_MAX,
+	    &v, NULL), 0);
+	ck_assert_uint_eq(v, UINT64_MAX);
+	ck_assert_int_eq(parse_uint("18446744073709551616", 0, UINT64_MAX,
+	    &v, NULL), -1);
+	ck_assert_int_eq(parse_uint("11", 0, 10, &v, &cause), -1);
+	ck_assert_ptr_nonnull(strstr(cause, "'11'"));
+	ck_assert_ptr_nonnull(strstr(cause, "out of range"));
+	free(cause);
+	ck_assert_int_eq(parse_uint("12x", 0, 100, &v, &cause), -1);
+	ck_assert_ptr_nonnull(strstr(cause, "'12x'"));
+	free(cause);
+	ck_assert_int_eq(parse_uint("", 0, 100, &v, NULL), -1);
+	ck_assert_int_eq(parse_uint("-1", 0, 100, &v, NULL), -1);
+	ck_assert_int_eq(parse_uint("+1", 0, 100, &v, NULL), -1);
+	ck_assert_int_eq(parse_uint(" 1", 0, 100, &v, NULL), -1);
+	ck_assert_int_eq(parse_uint("1 ", 0, 100, &v, NULL), -1);
+}
+END_TEST
+
+/* parse_size: suffixes and their spellings, overflow, junk. */
+START_TEST(test_size)
+{
+	uint64_t	 v;
+	char		*cause = NULL;
+
+	ck_assert_int_eq(parse_size("512", 0, UINT64_MAX, &v, NULL), 0);
+	ck_assert_uint_eq(v, 512);
+	ck_assert_int_eq(parse_size("512b", 0, UINT64_MAX, &v, NULL), 0);
+	ck_assert_uint_eq(v, 512);
+	ck_assert_int_eq(parse_size("64k", 0, UINT64_MAX, &v, NULL), 0);
+	ck_assert_uint_eq(v, 65536);
+	ck_assert_int_eq(parse_size("1m", 0, UINT64_MAX, &v, NULL), 0);
+	ck_assert_uint_eq(v, 1048576);
+	ck_assert_int_eq(parse_size("1M", 0, UINT64_MAX, &v, NULL), 0);
+	ck_assert_uint_eq(v, 1048576);
+	ck_assert_int_eq(parse_size("2MiB", 0, UINT64_MAX, &v, NULL), 0);
+	ck_assert_uint_eq(v, 2097152);
+	ck_assert_int_eq(parse_size("3G", 0, UINT64_MAX, &v, NULL), 0);
+	ck_assert_uint_eq(v, 3ULL << 30);
+	ck_assert_int_eq(parse_size("10kb", 0, UINT64_MAX, &v, NULL), 0);
+	ck_assert_uint_eq(v, 10240);
+
+	ck_assert_int_eq(parse_size("1t", 0, UINT64_MAX, &v, &cause), -1);
+	ck_assert_ptr_nonnull(strstr(cause, "'1t'"));
+	free(cause);
+	ck_assert_int_eq(parse_size("k", 0, UINT64_MAX, &v, NULL), -1);
+	ck_assert_int_eq(parse_size("", 0, UINT64_MAX, &v, NULL), -1);
+	ck_assert_int_eq(parse_size("1.5m", 0, UINT64_MAX, &v, NULL), -1);
+	ck_assert_int_eq(parse_size("1mm", 0, UINT64_MAX, &v, NULL), -1);
+	ck_assert_int_eq(parse_size("-1k", 0, UINT64_MAX, &v, NULL), -1);
+	ck_assert_int_eq(parse_size("17179869184g", 0, UINT64_MAX, &v,
+	    NULL), -1);
+	ck_assert_int_eq(parse_size("0", 1, 100, &v, &cause), -1);
+	ck_assert_ptr_nonnull(strstr(cause, "out of range"));
+	free(cause);
+	ck_assert_int_eq(parse_size("1k", 1, 1000, &v, NULL), -1);
+}
+END_TEST
+
+/* parse_duration: seconds, fractions, units, limits. */
+START_TEST(test_duration)
+{
+	uint64_t	 us;
+	char		*cause = NULL;
+
+	ck_assert_int_eq(parse_duration("10", 0, UINT64_MAX, &us, NULL), 0);
+	ck_assert_uint_eq(us, 10000000);
+	ck_assert_int_eq(parse_duration("0", 0, UINT64_MAX, &us, NULL), 0);
+	ck_assert_uint_eq(us, 0);
+	ck_assert_int_eq(parse_duration("0.5", 0, UINT64_MAX, &us, NULL), 0);
+	ck_assert_uint_eq(us, 500000);
+	ck_assert_int_eq(parse_duration(".25", 0, UINT64_MAX, &us, NULL), 0);
+	ck_assert_uint_eq(us, 250000);
+	ck_assert_int_eq(parse_duration("250ms", 0, UINT64_MAX, &us, NULL),
+	    0);
+	ck_assert_uint_eq(us, 250000);
+	ck_assert_int_eq(parse_duration("1.5ms", 0, UINT64_MAX, &us, NULL),
+	    0);
+	ck_assert_uint_eq(us, 1500);
+	ck_assert_int_eq(parse_duration("100us", 0, UINT64_MAX, &us, NULL),
+	    0);
+	ck_assert_uint_eq(us, 100);
+	ck_assert_int_eq(parse_duration("2m", 0, UINT64_MAX, &us, NULL), 0);
+	ck_assert_uint_eq(us, 120000000);
+	ck_assert_int_eq(parse_duration("1h", 0, UINT64_MAX, &us, NULL), 0);
+	ck_assert_uint_eq(us, 3600000000ULL);
+	ck_assert_int_eq(parse_duration("3s", 0, UINT64_MAX, &us, NULL), 0);
+	ck_assert_uint_eq(us, 3000000);
+
+	ck_assert_int_eq(parse_duration("abc", 0, UINT64_MAX, &us, &cause),
+	    -1);
+	ck_assert_ptr_nonnull(strstr(cause, "'abc'"));
+	free(cause);
+	ck_assert_int_eq(parse_duration("", 0, UINT64_MAX, &us, NULL), -1);
+	ck_assert_int_eq(parse_duration(".", 0, UINT64_MAX, &us, NULL), -1);
+	ck_assert_int_eq(parse_duration("1.", 0, UINT64_MAX, &us, NULL), -1);
+	ck_assert_int_eq(parse_duration("-1", 0, UINT64_MAX, &us, NULL), -1);
+	ck_assert_int_eq(parse_duration("5d", 0, UINT64_MAX, &us, NULL), -1);
+	ck_assert_int_eq(parse_duration("99999999999999999999", 0,
+	    UINT64_MAX, &us, NULL), -1);
+	ck_assert_int_eq(parse_duration("11", 0, 10000000, &us, &cause), -1);
+	ck_assert_ptr_nonnull(strstr(cause, "out of range"));
+	free(cause);
+}
+END_TEST
+
+/* Check one addr_parse outcome; a NULL want_host means "no host". */
+static void
+expect_addr(const char *spec, const char *want_host, const char *want_port)
+{
+	char	*host = NULL, *port = NULL, *cause = NULL;
+
+	ck_assert_msg(addr_parse(spec, "dflt", "65432", &host, &port,
+	    &cause) == 0, "'%s' rejected: %s", spec, cause);
+	if (want_host == NULL)
+		ck_assert_msg(host == NULL, "'%s' gave host %s", spec, host);
+	else
+		ck_assert_str_eq(host, want_host);
+	ck_assert_str_eq(port, want_port);
+	free(host);
+	free(port);
+}
+
+/* Check that addr_parse refuses spec with a message naming it. */
+static void
+expect_bad_addr(const char *spec)
+{
+	char	*host = NULL, *port = NULL, *cause = NULL;
+
+	ck_assert_msg(addr_parse(spec, "dflt", "65432", &host, &port,
+	    &cause) == -1, "'%s' accepted", spec);
+	ck_assert_ptr_nonnull(cause);
+	free(cause);
+}
+
+/* addr_parse: every form of the syntax, and what it refuses. */
+START_TEST(test_addr_parse)
+{
+	expect_addr("127.0.0.1:80", "127.0.0.1", "80");
+	expect_addr("example.org:7", "example.org", "7");
+	expect_addr("[::1]:41235", "::1", "41235");
+	expect_addr("[fe80::1%lo]:1", "fe80::1%lo", "1");
+	expect_addr("[::1]", "::1", "65432");
+	expect_addr("::1", "::1", "65432");
+	expect_addr("8080", "dflt", "8080");
+	expect_addr("0", "dflt", "0");
+	expect_addr("localhost", "localhost", "65432");
+	expect_addr(":7", NULL, "7");
+	expect_addr("*:7", NULL, "7");
+	expect_addr("host:65535", "host", "65535");
+
+	expect_bad_addr("");
+	expect_bad_addr("host:");
+	expect_bad_addr("host:65536");
+	expect_bad_addr("host:http");
+	expect_bad_addr("host:-1");
+	expect_bad_addr("[::1");
+	expect_bad_addr("[]:80");
+	expect_bad_addr("[::1]80");
+	expect_bad_addr("[::1]:");
+	expect_bad_addr("[::1]:x");
+	expect_bad_addr("99999");
+}
+END_TEST
+
+/* The message for a bad port names the port and the address. */
+START_TEST(test_addr_message)
+{
+	char	*host, *port, *cause = NULL;
+
+	ck_assert_int_eq(addr_parse("box:99999", NULL, "1", &host, &port,
+	    &cause), -1);
+	ck_assert_ptr_nonnull(strstr(cause, "'99999'"));
+	ck_assert_ptr_nonnull(strstr(cause, "'box:99999'"));
+	free(cause);
+}
+END_TEST
+
+/* addr_lookup and addr_format round-trip loopback addresses. */
+START_TEST(test_addr_resolve_format)
+{
+	struct addrinfo	*res;
+	char		 buf[ADDR_STRLEN], *cause = NULL;
+
+	ck_assert_int_eq(addr_lookup("127.0.0.1:4000", AF_UNSPEC, 0, &res,
+	    &cause), 0);
+	ck_assert_int_eq(res->ai_family, AF_INET);
+	ck_assert_str_eq(addr_format(res->ai_addr, buf, sizeof buf),
+	    "127.0.0.1:4000");
+	freeaddrinfo(res);
+
+	ck_assert_int_eq(addr_lookup("[::1]:4001", AF_UNSPEC, 0, &res,
+	    &cause), 0);
+	ck_assert_int_eq(res->ai_family, AF_INET6);
+	ck_assert_str_eq(addr_format(res->ai_addr, buf, sizeof buf),
+	    "[::1]:4001");
+	freeaddrinfo(res);
+
+	/* Forcing a family that the literal is not of fails cleanly. */
+	ck_assert_int_eq(addr_lookup("127.0.0.1:1", AF_INET6, 0, &res,
+	    &cause), -1);
+	ck_assert_ptr_nonnull(strstr(cause, "127.0.0.1"));
+	free(cause);
+
+	ck_assert_int_eq(addr_lookup("no-such-host.invalid:1", AF_UNSPEC, 0,
+	    &res, &cause), -1);
+	ck_assert_ptr_nonnull(strstr(cause, "no-such-host.invalid"));
+	free(cause);
+
+	/* A passive lookup without a host gives wildcard addresses. */
+	ck_assert_int_eq(addr_lookup(":0", AF_INET, 1, &res, &cause), 0);
+	ck_assert_str_eq(addr_format(res->ai_addr, buf, sizeof buf),
+	    "0.0.0.0:0");
+	freeaddrinfo(res);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite	*s = suite_create("parse");
+	TCase	*tc = tcase_create("parsers");
+	SRunner	*sr;
+	int	 failed;
+
+	tcase_add_test(tc, test_uint);
+	tcase_add_test(tc, test_size);
+	tcase_add_test(tc, test_duration);
+	tcase_add_test(tc, test_addr_parse);
+	tcase_add_test(tc, test_addr_message);
+	tcase_add_test(tc, test_addr_resolve_format);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return (failed == 0 ? 0 : 1);
+}

@@ -1,0 +1,58 @@
+/*
+ * harness.h: what integration tests share: start a real evecho program,
+ * wait for its readiness line, talk to it over loopback with deadlines,
+ * and stop it by PID.  Every wait is bounded.
+ */
+#ifndef EVECHO_HARNESS_H
+#define EVECHO_HARNESS_H
+
+#include <sys/types.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define HARNESS_MAX_ARGS	32
+#define HARNESS_MAX_PORTS	8
+
+struct harness_proc {
+	pid_t	pid;
+	int	out_fd;		/* its stdout, for readiness lines; or -1 */
+	int	err_fd;		/* its stderr, read with harness_read_stderr */
+	int	nports;
+	int	ports[HARNESS_MAX_PORTS];
+	char	addrs[HARNESS_MAX_PORTS][80];	/* "127.0.0.1:41235" */
+};
+
+/* Path of a built program, e.g. harness_program("evecho-server"). */
+const char	*harness_program(const char *name);
+
+/* Fork and exec argv (NULL-terminated) with pipes on stdout and stderr. */
+int	harness_spawn(struct harness_proc *p, const char *const argv[]);
+/* Start evecho-server on 127.0.0.1:0 plus extra (NULL-terminated) args. */
+int	harness_server_start(struct harness_proc *p, const char *const extra[]);
+/* Same, but with exactly these arguments after the program name. */
+int	harness_server_start_args(struct harness_proc *p,
+	    const char *const args[]);
+/* Signal the process and wait for it; SIGKILL after timeout_ms.  Returns
+ * the exit status, 128+signal when killed, or -1. */
+int	harness_stop(struct harness_proc *p, int sig, int timeout_ms);
+/* Wait up to timeout_ms for exit without signalling; -2 if still running. */
+int	harness_wait(struct harness_proc *p, int timeout_ms);
+/* Read whatever stderr holds (up to size-1 bytes) within timeout_ms. */
+size_t	harness_read_stderr(struct harness_proc *p, char *buf, size_t size,
+	    int timeout_ms);
+/* Resident set size of a process in KiB, or -1. */
+long	harness_rss_kb(pid_t pid);
+
+/* Blocking-with-deadline socket helpers; -1 on error or timeout. */
+int	harness_connect(const char *host, int port, int timeout_ms);
+int	harness_send_all(int fd, const void *buf, size_t len, int timeout_ms);
+int	harness_recv_exact(int fd, void *buf, size_t len, int timeout_ms);
+/* Read until EOF; returns bytes read (or -1), storing up to size bytes. */
+ssize_t	harness_recv_until_eof(int fd, void *buf, size_t size, int timeout_ms);
+/* Monotonic milliseconds. */
+int64_t	harness_now_ms(void);
+/* Fill buf with reproducible pseudo-random bytes from seed. */
+void	harness_fill_random(void *buf, size_t len, uint64_t seed);
+
+#endif
