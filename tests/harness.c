@@ -1,6 +1,7 @@
 /* harness.c: start, talk to and stop evecho programs in tests. */
 #include <sys/types.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
@@ -21,6 +22,8 @@
 #include "harness.h"
 
 #define HARNESS_READY_MS	10000
+
+long	harness_child_nofile;
 
 /* Monotonic milliseconds. */
 int64_t
@@ -77,6 +80,12 @@ harness_spawn(struct harness_proc *p, const char *const argv[])
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() != parent)
 			_exit(127);
+		if (harness_child_nofile > 0) {
+			struct rlimit rl = { (rlim_t)harness_child_nofile,
+			    (rlim_t)harness_child_nofile };
+
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
 		dup2(out[1], 1);
 		dup2(err[1], 2);
 		/* execv's prototype predates const; it does not write. */
@@ -185,6 +194,7 @@ harness_wait(struct harness_proc *p, int timeout_ms)
 		r = waitpid(p->pid, &status, WNOHANG);
 		if (r == p->pid)
 			break;
+		harness_stderr(p, 0);	/* keep its stderr pipe from filling */
 		if (r == -1)
 			return (-1);
 		if (harness_left(deadline) == 0)
@@ -192,6 +202,7 @@ harness_wait(struct harness_proc *p, int timeout_ms)
 		usleep(5000);
 	}
 	p->pid = 0;
+	harness_stderr(p, 1000);	/* it exited: read to EOF */
 	if (WIFEXITED(status))
 		return (WEXITSTATUS(status));
 	return (128 + WTERMSIG(status));
@@ -220,26 +231,27 @@ harness_stop(struct harness_proc *p, int sig, int timeout_ms)
 	return (rc);
 }
 
-/* Read what stderr holds, waiting up to timeout_ms for it to close. */
-size_t
-harness_read_stderr(struct harness_proc *p, char *buf, size_t size,
-    int timeout_ms)
+/* Collect what stderr holds into p->err, waiting up to timeout_ms. */
+const char *
+harness_stderr(struct harness_proc *p, int timeout_ms)
 {
 	int64_t		deadline = harness_now_ms() + timeout_ms;
 	struct pollfd	pfd = { .fd = p->err_fd, .events = POLLIN };
-	size_t		have = 0;
 	ssize_t		n;
 
-	while (have < size - 1 && p->err_fd >= 0) {
-		if (poll(&pfd, 1, harness_left(deadline)) <= 0)
+	while (p->err_fd >= 0 && p->errlen < sizeof p->err - 1) {
+		n = read(p->err_fd, p->err + p->errlen,
+		    sizeof p->err - 1 - p->errlen);
+		if (n > 0) {
+			p->errlen += (size_t)n;
+			continue;
+		}
+		if (n == 0 || errno != EAGAIN ||
+		    poll(&pfd, 1, harness_left(deadline)) <= 0)
 			break;
-		n = read(p->err_fd, buf + have, size - 1 - have);
-		if (n <= 0)
-			break;
-		have += (size_t)n;
 	}
-	buf[have] = '\0';
-	return (have);
+	p->err[p->errlen] = '\0';
+	return (p->err);
 }
 
 /* VmRSS of pid in KiB from /proc, or -1. */
@@ -261,6 +273,49 @@ harness_rss_kb(pid_t pid)
 	return (kb);
 }
 
+/* utime + stime of pid from /proc/PID/stat, in milliseconds. */
+long
+harness_cpu_ms(pid_t pid)
+{
+	char			 path[64], buf[1024], *p;
+	unsigned long		 ut, st;
+	FILE			*f;
+	size_t			 n;
+
+	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return (-1);
+	n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* The command name may hold spaces; fields resume after its ')'. */
+	if ((p = strrchr(buf, ')')) == NULL ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+	    &ut, &st) != 2)
+		return (-1);
+	return ((long)((ut + st) * 1000 / (unsigned long)sysconf(_SC_CLK_TCK)));
+}
+
+/* Count the lines of text that contain needle. */
+int
+harness_count_lines(const char *text, const char *needle)
+{
+	const char	*line = text, *nl;
+	int		 n = 0;
+	size_t		 len;
+
+	while (*line != '\0') {
+		nl = strchr(line, '\n');
+		len = nl != NULL ? (size_t)(nl - line) : strlen(line);
+		if (memmem(line, len, needle, strlen(needle)) != NULL)
+			n++;
+		if (nl == NULL)
+			break;
+		line = nl + 1;
+	}
+	return (n);
+}
+
 /* Wait until fd is ready for events or the deadline passes. */
 static int
 harness_poll(int fd, short events, int64_t deadline)
@@ -277,6 +332,14 @@ harness_poll(int fd, short events, int64_t deadline)
 /* Connect to host (a numeric IPv4 or IPv6 address) within timeout_ms. */
 int
 harness_connect(const char *host, int port, int timeout_ms)
+{
+	return (harness_connect_rcvbuf(host, port, 0, timeout_ms));
+}
+
+/* Connect with SO_RCVBUF set first (0: the system's default). */
+int
+harness_connect_rcvbuf(const char *host, int port, int rcvbuf,
+    int timeout_ms)
 {
 	struct sockaddr_storage	 ss;
 	struct sockaddr_in	*sin = (struct sockaddr_in *)&ss;
@@ -301,6 +364,8 @@ harness_connect(const char *host, int port, int timeout_ms)
 	if (fd == -1)
 		return (-1);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	if (rcvbuf > 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
 	if (connect(fd, (struct sockaddr *)&ss, len) != 0) {
 		if (errno != EINPROGRESS ||
 		    harness_poll(fd, POLLOUT, harness_now_ms() + timeout_ms) ||
@@ -401,5 +466,53 @@ harness_fill_random(void *buf, size_t len, uint64_t seed)
 			x ^= x >> 27;
 		}
 		p[i] = (unsigned char)((x * 0x2545F4914F6CDD1DULL) >> (8 * (i & 7)));
+	}
+}
+
+/* Send buf and read its echo at the same time; compare as it arrives. */
+int
+harness_echo_check(int fd, const void *buf, size_t len, int shut_wr,
+    int timeout_ms)
+{
+	const char	*p = buf;
+	char		 chunk[65536];
+	size_t		 sent = 0, got = 0;
+	int64_t		 deadline = harness_now_ms() + timeout_ms;
+	struct pollfd	 pfd = { .fd = fd };
+	ssize_t		 n;
+	int		 shut = 0;
+
+	for (;;) {
+		if (sent == len && shut_wr && !shut) {
+			if (shutdown(fd, SHUT_WR) != 0)
+				return (-1);
+			shut = 1;
+		}
+		if (got == len && !shut_wr)
+			return (0);
+		pfd.events = POLLIN | (sent < len ? POLLOUT : 0);
+		if (poll(&pfd, 1, harness_left(deadline)) <= 0)
+			return (-1);
+		if (sent < len && (pfd.revents & POLLOUT)) {
+			n = send(fd, p + sent, len - sent, MSG_NOSIGNAL);
+			if (n < 0 && errno != EAGAIN && errno != EINTR)
+				return (-1);
+			if (n > 0)
+				sent += (size_t)n;
+		}
+		if (pfd.revents & (POLLIN | POLLHUP | POLLERR)) {
+			n = recv(fd, chunk, sizeof chunk, 0);
+			if (n == 0)
+				return (got == len && shut ? 0 : -1);
+			if (n < 0) {
+				if (errno == EAGAIN || errno == EINTR)
+					continue;
+				return (-1);
+			}
+			if (got + (size_t)n > len ||
+			    memcmp(chunk, p + got, (size_t)n) != 0)
+				return (-1);
+			got += (size_t)n;
+		}
 	}
 }

@@ -17,11 +17,16 @@
 struct harness_proc {
 	pid_t	pid;
 	int	out_fd;		/* its stdout, for readiness lines; or -1 */
-	int	err_fd;		/* its stderr, read with harness_read_stderr */
+	int	err_fd;		/* its stderr, collected into err */
+	char	err[65536];	/* what it wrote to stderr so far */
+	size_t	errlen;
 	int	nports;
 	int	ports[HARNESS_MAX_PORTS];
 	char	addrs[HARNESS_MAX_PORTS][80];	/* "127.0.0.1:41235" */
 };
+
+/* If > 0, children started by harness_spawn get this open-file limit. */
+extern long	harness_child_nofile;
 
 /* Path of a built program, e.g. harness_program("evecho-server"). */
 const char	*harness_program(const char *name);
@@ -38,18 +43,31 @@ int	harness_server_start_args(struct harness_proc *p,
 int	harness_stop(struct harness_proc *p, int sig, int timeout_ms);
 /* Wait up to timeout_ms for exit without signalling; -2 if still running. */
 int	harness_wait(struct harness_proc *p, int timeout_ms);
-/* Read whatever stderr holds (up to size-1 bytes) within timeout_ms. */
-size_t	harness_read_stderr(struct harness_proc *p, char *buf, size_t size,
-	    int timeout_ms);
+/* Collect stderr into p->err until it closes or timeout_ms pass; returns
+ * p->err.  harness_stop and harness_wait collect it too. */
+const char *harness_stderr(struct harness_proc *p, int timeout_ms);
 /* Resident set size of a process in KiB, or -1. */
 long	harness_rss_kb(pid_t pid);
+/* User plus system CPU time of a process in milliseconds, or -1. */
+long	harness_cpu_ms(pid_t pid);
+/* Count the lines of text that contain needle. */
+int	harness_count_lines(const char *text, const char *needle);
 
 /* Blocking-with-deadline socket helpers; -1 on error or timeout. */
 int	harness_connect(const char *host, int port, int timeout_ms);
+/* The same with a receive buffer of rcvbuf bytes set before connecting,
+ * so the window stays small: a client that "does not read". */
+int	harness_connect_rcvbuf(const char *host, int port, int rcvbuf,
+	    int timeout_ms);
 int	harness_send_all(int fd, const void *buf, size_t len, int timeout_ms);
 int	harness_recv_exact(int fd, void *buf, size_t len, int timeout_ms);
 /* Read until EOF; returns bytes read (or -1), storing up to size bytes. */
 ssize_t	harness_recv_until_eof(int fd, void *buf, size_t size, int timeout_ms);
+/* Send buf while reading its echo (full duplex, so any size works);
+ * with shut_wr, shut down our sending side after the last byte and expect
+ * EOF right after the echo.  0 when the echo matched byte for byte. */
+int	harness_echo_check(int fd, const void *buf, size_t len, int shut_wr,
+	    int timeout_ms);
 /* Monotonic milliseconds. */
 int64_t	harness_now_ms(void);
 /* Fill buf with reproducible pseudo-random bytes from seed. */
