@@ -1,0 +1,58 @@
+# lib.sh: shared by the shell tests.  Source it, then use start_server,
+# check, and finish.  Every server started here is stopped by PID on exit.
+
+: "${EVECHO_BUILDDIR:=..}"
+SERVER_PID=
+SERVER_PORT=
+PASSED=0
+FAILED=0
+TMPDIR_T=$(mktemp -d "${TMPDIR:-/tmp}/evecho-test.XXXXXX")
+
+cleanup() {
+	if [ -n "$SERVER_PID" ]; then
+		kill "$SERVER_PID" 2>/dev/null
+		wait "$SERVER_PID" 2>/dev/null
+	fi
+	rm -rf "$TMPDIR_T"
+}
+trap cleanup EXIT
+
+# start_server ARGS...: run evecho-server on 127.0.0.1:0 and read its port.
+start_server() {
+	"$EVECHO_BUILDDIR/src/evecho-server" -q -l 127.0.0.1:0 "$@" \
+	    >"$TMPDIR_T/ready" 2>"$TMPDIR_T/server.err" &
+	SERVER_PID=$!
+	for _ in $(seq 1 100); do
+		if grep -q '^listening on ' "$TMPDIR_T/ready" 2>/dev/null; then
+			SERVER_PORT=$(sed -n '1s/.*://p' "$TMPDIR_T/ready")
+			return 0
+		fi
+		sleep 0.05
+	done
+	echo "server did not become ready" >&2
+	return 1
+}
+
+# check NAME COMMAND...: run a check, count it, say what failed.
+check() {
+	name=$1
+	shift
+	if "$@"; then
+		PASSED=$((PASSED + 1))
+		echo "ok: $name"
+	else
+		FAILED=$((FAILED + 1))
+		echo "FAIL: $name"
+	fi
+}
+
+# skip_unless TOOL: exit 77 (skip) when TOOL is not installed.
+skip_unless() {
+	command -v "$1" >/dev/null 2>&1 || { echo "skip: no $1"; exit 77; }
+}
+
+# finish: print the totals and exit non-zero on any failure.
+finish() {
+	echo "$PASSED passed, $FAILED failed"
+	[ "$FAILED" -eq 0 ]
+}
