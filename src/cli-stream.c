@@ -287,10 +287,33 @@ stream_out_event_cb(struct bufferevent *bev, short what, void *arg)
 	cli_finish(CLI_EXIT_FAIL);
 }
 
+/*
+ * Before leaving on a server error, write out the echo already received
+ * (at most two buffers' worth), blocking: it is what came back.
+ */
+static void
+stream_flush_out(void)
+{
+	struct evbuffer	*in = bufferevent_get_input(stream.sock);
+	struct evbuffer	*out;
+
+	if (stream.out == NULL)
+		return;
+	out = bufferevent_get_output(stream.out);
+	evbuffer_add_buffer(out, in);
+	stream_restore_fds();
+	while (evbuffer_get_length(out) > 0) {
+		if (evbuffer_write(out, STDOUT_FILENO) <= 0 && errno != EINTR)
+			break;
+	}
+}
+
 /* The server closed or reset the connection before echoing everything. */
 static void
 stream_sock_event_cb(struct bufferevent *bev, short what, void *arg)
 {
+	int	error = EVUTIL_SOCKET_ERROR();
+
 	if (what & BEV_EVENT_EOF) {
 		if (stream.in_eof && stream.echoed >= stream.sent) {
 			stream_check_done();	/* only stdout to flush */
@@ -304,9 +327,9 @@ stream_sock_event_cb(struct bufferevent *bev, short what, void *arg)
 	} else {
 		cli_error("connection to %s lost after %llu of %llu bytes "
 		    "echoed: %s", cli_peer, (unsigned long long)stream.echoed,
-		    (unsigned long long)stream.sent,
-		    strerror(EVUTIL_SOCKET_ERROR()));
+		    (unsigned long long)stream.sent, strerror(error));
 	}
+	stream_flush_out();
 	cli_finish(CLI_EXIT_FAIL);
 }
 
