@@ -288,24 +288,34 @@ stream_out_event_cb(struct bufferevent *bev, short what, void *arg)
 }
 
 /*
- * Before leaving on a server error, write out the echo already received
- * (at most two buffers' worth), blocking: it is what came back.
+ * Before leaving on a server error, write out the echo that came back:
+ * what the input buffer holds, then what the kernel still has (a write
+ * error can be reported before the last bytes were read), blocking.
  */
 static void
 stream_flush_out(void)
 {
 	struct evbuffer	*in = bufferevent_get_input(stream.sock);
 	struct evbuffer	*out;
+	int		 n;
 
 	if (stream.out == NULL)
 		return;
 	out = bufferevent_get_output(stream.out);
-	evbuffer_add_buffer(out, in);
+	/* The bufferevents keep these ends frozen between their callbacks. */
+	evbuffer_unfreeze(in, 0);
+	evbuffer_unfreeze(out, 1);
 	stream_restore_fds();
-	while (evbuffer_get_length(out) > 0) {
-		if (evbuffer_write(out, STDOUT_FILENO) <= 0 && errno != EINTR)
-			break;
-	}
+	do {
+		stream.echoed += evbuffer_get_length(in);
+		evbuffer_add_buffer(out, in);
+		while (evbuffer_get_length(out) > 0) {
+			if (evbuffer_write(out, STDOUT_FILENO) <= 0 &&
+			    errno != EINTR)
+				return;
+		}
+		n = evbuffer_read(in, stream.fd, STREAM_CHUNK);
+	} while (n > 0);
 }
 
 /* The server closed or reset the connection before echoing everything. */
@@ -314,11 +324,13 @@ stream_sock_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	int	error = EVUTIL_SOCKET_ERROR();
 
+	if ((what & BEV_EVENT_EOF) && stream.in_eof &&
+	    stream.echoed >= stream.sent) {
+		stream_check_done();	/* only stdout to flush */
+		return;
+	}
+	stream_flush_out();
 	if (what & BEV_EVENT_EOF) {
-		if (stream.in_eof && stream.echoed >= stream.sent) {
-			stream_check_done();	/* only stdout to flush */
-			return;
-		}
 		cli_error("server %s closed the connection early: %llu of "
 		    "%llu bytes echoed%s", cli_peer,
 		    (unsigned long long)stream.echoed,
@@ -329,7 +341,6 @@ stream_sock_event_cb(struct bufferevent *bev, short what, void *arg)
 		    "echoed: %s", cli_peer, (unsigned long long)stream.echoed,
 		    (unsigned long long)stream.sent, strerror(error));
 	}
-	stream_flush_out();
 	cli_finish(CLI_EXIT_FAIL);
 }
 

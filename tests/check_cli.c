@@ -816,7 +816,11 @@ START_TEST(test_verify_mismatch)
 }
 END_TEST
 
-/* A server that closes after 1000 bytes of a 1 MiB stream: exit 1. */
+/*
+ * A server that closes early: gracefully after 5 bytes of a message, and
+ * (with our data unread, so by reset) after 1000 bytes of 1 MiB.  Exit 1,
+ * with what did come back on standard output.
+ */
 START_TEST(test_server_closes_early)
 {
 	struct harness_proc	fake;
@@ -824,13 +828,22 @@ START_TEST(test_server_closes_early)
 	char			addr[80];
 	int			in;
 
-	fake_start(&fake, FAKE_CLOSE_AFTER, 1000, addr, sizeof addr);
-	const char *const args[] = { addr, NULL };
-	in = random_file(1 << 20, 4);
-	cli_run(&r, args, in);
+	fake_start(&fake, FAKE_CLOSE_AFTER, 5, addr, sizeof addr);
+	const char *const a1[] = { "-m", "hello world", addr, NULL };
+	cli_run(&r, a1, -1);
 	ck_assert_int_eq(r.status, 1);
-	ck_assert_msg(strstr(r.err, "closed the connection early") != NULL ||
-	    strstr(r.err, "lost after") != NULL, "%s", r.err);
+	ck_assert_msg(strstr(r.err, "closed the connection early: 5 of 12 "
+	    "bytes echoed") != NULL, "%s", r.err);
+	ck_assert_str_eq(r.out, "hello");
+	harness_stop(&fake, SIGKILL, T_MS);
+
+	fake_start(&fake, FAKE_CLOSE_AFTER, 1000, addr, sizeof addr);
+	const char *const a2[] = { addr, NULL };
+	in = random_file(1 << 20, 4);
+	cli_run(&r, a2, in);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_msg(strstr(r.err, "closed the connection early: 1000 of") !=
+	    NULL || strstr(r.err, "lost after 1000 of") != NULL, "%s", r.err);
 	ck_assert_int_eq(r.outlen, 1000);
 	harness_stop(&fake, SIGKILL, T_MS);
 }
