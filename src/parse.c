@@ -77,7 +77,7 @@ parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out,
 	int		n;
 
 	n = parse_digits(s, &v);
-	if (n == 0 || s[n] != '\0') {
+	if (n == 0 || (n > 0 && s[n] != '\0')) {
 		cause_set(cause, "'%s' is not a whole number", s);
 		return (-1);
 	}
@@ -105,6 +105,8 @@ parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out,
 	n = parse_digits(s, &v);
 	if (n == 0)
 		goto bad;
+	if (n < 0)
+		goto range;
 	u = s + n;
 	switch (tolower((unsigned char)*u)) {
 	case '\0':
@@ -131,13 +133,15 @@ parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out,
 	}
 	if (*u != '\0')
 		goto bad;
-	if (n < 0 || v > UINT64_MAX / mult || v * mult < min || v * mult > max) {
-		cause_set(cause, "size '%s' is out of range (%llu to %llu bytes)",
-		    s, (unsigned long long)min, (unsigned long long)max);
-		return (-1);
-	}
+	if (v > UINT64_MAX / mult || v * mult < min || v * mult > max)
+		goto range;
 	*out = v * mult;
 	return (0);
+
+range:
+	cause_set(cause, "size '%s' is out of range (%llu to %llu bytes)",
+	    s, (unsigned long long)min, (unsigned long long)max);
+	return (-1);
 
 bad:
 	cause_set(cause, "'%s' is not a size (use a number with an optional "

@@ -1,0 +1,113 @@
+/*
+ * cli-connect.c: connect to the first resolved address that answers.
+ *
+ * Each address gets a non-blocking connect and, with --timeout, at most
+ * that long; the event loop runs just for the attempt.  Every failure is
+ * reported on its own line; the exit status says how the last one failed.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <netdb.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "addr.h"
+#include "cli.h"
+#include "log.h"
+#include "sock.h"
+
+/* One connect attempt in flight. */
+struct connect_attempt {
+	int	fd;
+	int	done;
+	int	timed_out;
+	int	error;		/* errno of a failed connect, or 0 */
+};
+
+/* The socket became writable, or the timeout passed. */
+static void
+connect_ready_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct connect_attempt	*a = arg;
+
+	a->done = 1;
+	if (what & EV_TIMEOUT)
+		a->timed_out = 1;
+	else if (sock_connect_result(a->fd) != 0)
+		a->error = errno;
+	event_base_loopbreak(cli_base);
+}
+
+/* Run one attempt to completion; return 0 when connected. */
+static int
+connect_wait(struct connect_attempt *a)
+{
+	struct event	*ev;
+	struct timeval	 tv, *tvp = NULL;
+
+	ev = event_new(cli_base, a->fd, EV_WRITE, connect_ready_cb, a);
+	if (ev == NULL)
+		fatalx("cannot create the connect event");
+	if (cli_config.timeout_us != 0) {
+		tv.tv_sec = (time_t)(cli_config.timeout_us / 1000000);
+		tv.tv_usec = (suseconds_t)(cli_config.timeout_us % 1000000);
+		tvp = &tv;
+	}
+	if (event_add(ev, tvp) != 0)
+		fatalx("cannot add the connect event");
+	while (!a->done) {
+		if (event_base_loop(cli_base, EVLOOP_ONCE) == -1)
+			fatalx("event loop failed");
+	}
+	event_free(ev);
+	return (a->timed_out || a->error != 0 ? -1 : 0);
+}
+
+/*
+ * Try each address of res in turn.  Returns the connected socket, with its
+ * address in cli_peer; or -1 with *status set to CLI_EXIT_CONNECT or
+ * CLI_EXIT_TIMEOUT.
+ */
+int
+cli_connect(struct addrinfo *res, int *status)
+{
+	struct connect_attempt	 a;
+	struct addrinfo		*ai;
+	char			*cause;
+
+	*status = CLI_EXIT_CONNECT;
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		addr_format(ai->ai_addr, cli_peer, ADDR_STRLEN);
+		log_info("connecting to %s", cli_peer);
+		memset(&a, 0, sizeof a);
+		a.fd = sock_connect_start(ai->ai_addr, ai->ai_addrlen, NULL, 0,
+		    &cause);
+		if (a.fd == -1) {
+			cli_error("%s", cause);
+			free(cause);
+			*status = CLI_EXIT_CONNECT;
+			continue;
+		}
+		if (connect_wait(&a) == 0) {
+			log_info("connected to %s", cli_peer);
+			return (a.fd);
+		}
+		close(a.fd);
+		if (a.timed_out) {
+			cli_error("cannot connect to %s: timed out after %.3g s",
+			    cli_peer, (double)cli_config.timeout_us / 1e6);
+			*status = CLI_EXIT_TIMEOUT;
+		} else {
+			cli_error("cannot connect to %s: %s", cli_peer,
+			    strerror(a.error));
+			*status = CLI_EXIT_CONNECT;
+		}
+	}
+	return (-1);
+}

@@ -1,0 +1,364 @@
+/*
+ * cli.c: evecho-cli's command line, lifetime and silence timeout.
+ *
+ * One event_base, one thread.  cli-connect.c tries each resolved address
+ * in turn; then either line mode (cli-line.c: a prompt, one line at a time)
+ * or stream mode (cli-stream.c: standard input to the server and the echo
+ * to standard output, or one -m message) runs until it calls cli_finish()
+ * with the exit status.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <netdb.h>
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "addr.h"
+#include "cli.h"
+#include "log.h"
+#include "parse.h"
+
+struct event_base	*cli_base;
+struct cli_config	 cli_config;
+char			 cli_peer[ADDR_STRLEN];
+
+static const char	*cli_progname = "evecho-cli";
+static int		 cli_status = CLI_EXIT_FAIL;
+static int		 cli_finished;
+static struct event	*cli_watch_ev;
+static int		(*cli_watch_waiting)(void);
+static int64_t		 cli_last_activity;
+
+static const struct option cli_options[] = {
+	{ "interactive",	no_argument,		NULL, 'i' },
+	{ "message",		required_argument,	NULL, 'm' },
+	{ "no-newline",		no_argument,		NULL, 'n' },
+	{ "time",		no_argument,		NULL, 't' },
+	{ "verify",		no_argument,		NULL, 'c' },
+	{ "timeout",		required_argument,	NULL, 'w' },
+	{ "verbose",		no_argument,		NULL, 'v' },
+	{ "quiet",		no_argument,		NULL, 'q' },
+	{ "help",		no_argument,		NULL, 'h' },
+	{ "version",		no_argument,		NULL, 'V' },
+	{ NULL, 0, NULL, 0 }
+};
+
+/* Print --help. */
+static void
+cli_usage(void)
+{
+	printf("Usage: %s [OPTION]... [HOST[:PORT]]\n"
+"Talk to a TCP echo server: interactively, one message, or a whole stream.\n"
+"\n"
+"HOST[:PORT] is HOST:PORT, [IPV6]:PORT, HOST, PORT or an IPv6 literal\n"
+"(default localhost:65432); every address HOST resolves to is tried in turn.\n"
+"\n"
+"  -4                       use IPv4 addresses only\n"
+"  -6                       use IPv6 addresses only\n"
+"  -i, --interactive        line mode even when standard input is not a\n"
+"                           terminal (default: line mode only on a terminal)\n"
+"  -m, --message=TEXT       send TEXT and a newline, print the echo, exit\n"
+"  -n, --no-newline         with -m, send TEXT without the newline\n"
+"  -t, --time               report round-trip times on standard error: per\n"
+"                           line in line mode, a summary otherwise (default\n"
+"                           off)\n"
+"      --verify             compare the echo with what was sent; exit 1 at\n"
+"                           the first difference, naming its offset; in\n"
+"                           stream mode and with -m the echo is then not\n"
+"                           written to standard output (default off)\n"
+"      --timeout=SECS       give up on a connect attempt, or on a server that\n"
+"                           owes an echo and sends nothing, after SECS; ms,\n"
+"                           s, m suffixes (default 0: no timeout)\n"
+"  -v, --verbose            log more (twice: debugging)\n"
+"  -q, --quiet              no greeting in line mode; only errors\n"
+"  -h, --help               show this help and exit\n"
+"  -V, --version            show the version and exit\n"
+"\n"
+"Modes: line mode (a terminal, or -i) sends each line typed and prints its\n"
+"echo; 'exit' or end of input quits.  With -m, one message.  Otherwise\n"
+"stream mode copies standard input to the server and the echo to standard\n"
+"output, binary-safe, then shuts down the sending side and waits for the\n"
+"rest of the echo.\n"
+"\n"
+"Exit status: 0 when everything sent came back; 1 on a --verify mismatch,\n"
+"a server that closed or reset the connection early, or an I/O error; 2 when\n"
+"the host cannot be resolved or no address accepts the connection; 3 on a\n"
+"timeout; 64 for a bad command line; 128+N after signal N.\n",
+	    cli_progname);
+}
+
+/* Parse the command line into cli_config; exit 64 on a bad one. */
+static void
+cli_parse_args(int argc, char **argv, int *verbosity)
+{
+	char	*cause;
+	int	 ch;
+
+	cli_config.family = AF_UNSPEC;
+	cli_config.interactive = isatty(STDIN_FILENO);
+
+	opterr = 0;	/* our own one-line messages, exit 64 */
+	while ((ch = getopt_long(argc, argv, ":46im:ntvqhV", cli_options,
+	    NULL)) != -1) {
+		switch (ch) {
+		case '4':
+			cli_config.family = AF_INET;
+			break;
+		case '6':
+			cli_config.family = AF_INET6;
+			break;
+		case 'i':
+			cli_config.interactive = 2;	/* asked for */
+			break;
+		case 'm':
+			cli_config.message = optarg;
+			break;
+		case 'n':
+			cli_config.no_newline = 1;
+			break;
+		case 't':
+			cli_config.rtt = 1;
+			break;
+		case 'c':
+			cli_config.verify = 1;
+			break;
+		case 'w':
+			if (parse_duration(optarg, 0, 86400ULL * 1000000,
+			    &cli_config.timeout_us, &cause) != 0)
+				usage_error(cli_progname, "--timeout: %s",
+				    cause);
+			break;
+		case 'v':
+			(*verbosity)++;
+			break;
+		case 'q':
+			cli_config.quiet = 1;
+			(*verbosity)--;
+			break;
+		case 'h':
+			cli_usage();
+			exit(0);
+		case 'V':
+			printf("evecho-cli %s\n", PACKAGE_VERSION);
+			exit(0);
+		case ':':
+			usage_error(cli_progname, "option '%s' needs a value",
+			    argv[optind - 1]);
+		default:
+			usage_error(cli_progname, "unknown option '%s'",
+			    argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		cli_config.target = argv[optind++];
+	if (optind < argc)
+		usage_error(cli_progname, "unexpected argument '%s'",
+		    argv[optind]);
+	if (cli_config.message != NULL && cli_config.interactive == 2)
+		usage_error(cli_progname, "-m and -i cannot be combined");
+	if (cli_config.no_newline && cli_config.message == NULL)
+		usage_error(cli_progname, "-n needs -m");
+	if (cli_config.message != NULL)
+		cli_config.interactive = 0;
+	if (cli_config.target == NULL)
+		cli_config.target = ADDR_DEFAULT_HOST ":" ADDR_DEFAULT_PORT;
+}
+
+/* One line on standard error: "evecho-cli: message". */
+void
+cli_error(const char *fmt, ...)
+{
+	va_list	ap;
+
+	fflush(stdout);
+	fprintf(stderr, "%s: ", cli_progname);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* End the event loop with status; the first status set wins. */
+void
+cli_finish(int status)
+{
+	if (!cli_finished) {
+		cli_finished = 1;
+		cli_status = status;
+	}
+	event_base_loopbreak(cli_base);
+}
+
+/* Monotonic microseconds. */
+int64_t
+cli_now_us(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
+}
+
+/* The server was heard from (or a wait began): restart the silence clock. */
+void
+cli_activity(void)
+{
+	cli_last_activity = cli_now_us();
+}
+
+/* Arm the silence timer to fire in us microseconds. */
+static void
+cli_watch_arm(int64_t us)
+{
+	struct timeval	tv;
+
+	tv.tv_sec = (time_t)(us / 1000000);
+	tv.tv_usec = (suseconds_t)(us % 1000000);
+	evtimer_add(cli_watch_ev, &tv);
+}
+
+/*
+ * The silence timer.  Rather than re-arm a timer on every read, it wakes
+ * once per period and compares the clock with the last activity; a server
+ * that owes nothing (or a paused reader) is never silent.
+ */
+static void
+cli_watch_cb(evutil_socket_t fd, short what, void *arg)
+{
+	int64_t	idle = cli_now_us() - cli_last_activity;
+	int64_t	limit = (int64_t)cli_config.timeout_us;
+
+	if (!cli_watch_waiting()) {
+		cli_activity();
+		cli_watch_arm(limit);
+		return;
+	}
+	if (idle >= limit) {
+		cli_error("timed out: no data from %s for %.3g s", cli_peer,
+		    (double)limit / 1e6);
+		cli_finish(CLI_EXIT_TIMEOUT);
+		return;
+	}
+	cli_watch_arm(limit - idle);
+}
+
+/* Start the silence timeout (if --timeout set); waiting() says if owed. */
+void
+cli_watch_start(int (*waiting)(void))
+{
+	if (cli_config.timeout_us == 0)
+		return;
+	cli_watch_waiting = waiting;
+	cli_watch_ev = evtimer_new(cli_base, cli_watch_cb, NULL);
+	if (cli_watch_ev == NULL)
+		fatalx("cannot create the timeout timer");
+	cli_activity();
+	cli_watch_arm((int64_t)cli_config.timeout_us);
+}
+
+/* Stop and free the silence timer. */
+void
+cli_watch_stop(void)
+{
+	if (cli_watch_ev != NULL)
+		event_free(cli_watch_ev);
+	cli_watch_ev = NULL;
+}
+
+/* SIGINT, SIGTERM: leave at once, restoring the terminal and pipes. */
+static void
+cli_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	cli_finish(128 + (int)sig);
+}
+
+/* Parse and resolve the target; exit 64 or 2 with a message if we cannot. */
+static struct addrinfo *
+cli_resolve(void)
+{
+	struct addrinfo	*res;
+	char		*host, *port, *cause;
+
+	if (addr_parse(cli_config.target, ADDR_DEFAULT_HOST, ADDR_DEFAULT_PORT,
+	    &host, &port, &cause) != 0)
+		usage_error(cli_progname, "%s", cause);
+	if (addr_resolve(host, port, cli_config.family, 0, &res, &cause)
+	    != 0) {
+		cli_error("%s%s", cause, cli_config.family == AF_INET ?
+		    " (with -4)" : cli_config.family == AF_INET6 ?
+		    " (with -6)" : "");
+		exit(CLI_EXIT_CONNECT);
+	}
+	free(host);
+	free(port);
+	return (res);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct event_config	*cfg;
+	struct event		*sigs[2];
+	struct addrinfo		*res;
+	int			 verbosity = LOG_LEVEL_WARN, fd, status, i;
+
+	cli_parse_args(argc, argv, &verbosity);
+	log_init(cli_progname, verbosity);
+	/* A server that resets mid-write must cost an EPIPE, not the process. */
+	signal(SIGPIPE, SIG_IGN);
+
+	res = cli_resolve();
+	/*
+	 * epoll refuses regular files and /dev/null, which standard input
+	 * and output may well be; poll takes them, and we watch three fds.
+	 */
+	if ((cfg = event_config_new()) == NULL ||
+	    event_config_avoid_method(cfg, "epoll") != 0 ||
+	    (cli_base = event_base_new_with_config(cfg)) == NULL)
+		fatalx("cannot create an event base");
+	event_config_free(cfg);
+	log_debug("event backend %s", event_base_get_method(cli_base));
+
+	fd = cli_connect(res, &status);
+	freeaddrinfo(res);
+	if (fd == -1) {
+		event_base_free(cli_base);
+		return (status);
+	}
+
+	sigs[0] = evsignal_new(cli_base, SIGINT, cli_signal_cb, NULL);
+	sigs[1] = evsignal_new(cli_base, SIGTERM, cli_signal_cb, NULL);
+	for (i = 0; i < 2; i++) {
+		if (sigs[i] == NULL || evsignal_add(sigs[i], NULL) != 0)
+			fatalx("cannot install signal handlers");
+	}
+
+	if (cli_config.interactive)
+		status = line_start(fd);
+	else
+		status = stream_start(fd);
+	if (status == 0 && event_base_dispatch(cli_base) == -1)
+		fatalx("event loop failed");
+
+	if (cli_config.interactive)
+		line_free();
+	else
+		stream_free();
+	cli_watch_stop();
+	for (i = 0; i < 2; i++)
+		event_free(sigs[i]);
+	event_base_free(cli_base);
+	libevent_global_shutdown();
+	fflush(stdout);
+	return (cli_status);
+}

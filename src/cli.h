@@ -1,0 +1,61 @@
+/* cli.h: evecho-cli's private interfaces, one banner per file. */
+#ifndef EVECHO_CLI_H
+#define EVECHO_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct addrinfo;
+struct event_base;
+
+/* Exit statuses; EXIT_USAGE (64) comes from parse.h. */
+#define CLI_EXIT_OK		0	/* every byte came back */
+#define CLI_EXIT_FAIL		1	/* mismatch, server gone, I/O error */
+#define CLI_EXIT_CONNECT	2	/* cannot resolve or connect */
+#define CLI_EXIT_TIMEOUT	3	/* connect or silence timeout */
+
+/* Stream mode bounds: what one buffer holds before its reader pauses. */
+#define CLI_HIGH_WATER		(256 * 1024)
+#define CLI_LOW_WATER		(64 * 1024)
+/* The most sent-but-not-echoed bytes --verify remembers. */
+#define CLI_WINDOW_MAX		(4 * 1024 * 1024)
+/* The longest line line mode sends. */
+#define CLI_LINE_MAX		(1024 * 1024)
+
+/* What the command line sets; fixed once the client runs. */
+struct cli_config {
+	const char	*target;	/* HOST[:PORT] */
+	int		 family;	/* AF_UNSPEC, or AF_INET/AF_INET6 */
+	int		 interactive;	/* -i, or standard input is a terminal */
+	const char	*message;	/* -m TEXT, or NULL */
+	int		 no_newline;	/* -n: send TEXT without a newline */
+	int		 rtt;		/* -t */
+	int		 verify;	/* --verify */
+	int		 quiet;		/* -q */
+	uint64_t	 timeout_us;	/* 0: wait as long as the kernel */
+};
+
+/* cli.c */
+extern struct event_base	*cli_base;
+extern struct cli_config	 cli_config;
+extern char			 cli_peer[];
+void	cli_error(const char *fmt, ...)
+	    __attribute__((format(printf, 1, 2)));
+void	cli_finish(int status);
+int64_t	cli_now_us(void);
+void	cli_activity(void);
+void	cli_watch_start(int (*waiting)(void));
+void	cli_watch_stop(void);
+
+/* cli-connect.c */
+int	cli_connect(struct addrinfo *res, int *status);
+
+/* cli-line.c */
+int	line_start(int fd);
+void	line_free(void);
+
+/* cli-stream.c */
+int	stream_start(int fd);
+void	stream_free(void);
+
+#endif
