@@ -184,20 +184,24 @@ conn_read_more(struct conn *c, struct evbuffer *in, size_t budget)
 }
 
 /*
- * Send what the input holds.  With nothing queued, write it to the socket
- * now and queue the rest; otherwise leave it in the input until the queue
- * drains, so bytes stay in order.  Returns -1 if the connection was closed.
+ * Send what the input holds (in_len bytes).  With nothing queued, write it
+ * to the socket now and queue the rest; otherwise leave it in the input
+ * until the queue drains, so bytes stay in order.  Records what stays in
+ * the input and returns the bytes now held (input plus output), or -1 if
+ * the connection was closed.
  */
-static int
-conn_echo(struct conn *c)
+static ssize_t
+conn_echo(struct conn *c, size_t in_len)
 {
 	struct evbuffer	*in = bufferevent_get_input(c->bev);
 	struct evbuffer	*out = bufferevent_get_output(c->bev);
-	size_t		 len = evbuffer_get_length(in);
+	size_t		 out_len = evbuffer_get_length(out);
 	int		 n;
 
-	if (len == 0 || evbuffer_get_length(out) != 0)
-		return (0);
+	if (in_len == 0 || out_len != 0) {
+		c->held = in_len;
+		return ((ssize_t)(in_len + out_len));
+	}
 	n = evbuffer_write(in, c->fd);
 	if (n < 0) {
 		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
@@ -210,19 +214,17 @@ conn_echo(struct conn *c)
 		}
 		n = 0;
 	}
-	server_stats.bytes_out += len;	/* the rest is queued below */
-	if ((size_t)n < len)
+	server_stats.bytes_out += in_len;	/* the rest is queued below */
+	if ((size_t)n < in_len)
 		evbuffer_add_buffer(out, in);
-	return (0);
+	c->held = 0;
+	return ((ssize_t)(in_len - (size_t)n));
 }
 
 /* Stop reading once max_pending bytes are held; resume below it. */
 static void
-conn_apply_limit(struct conn *c)
+conn_apply_limit(struct conn *c, size_t held)
 {
-	size_t	held = evbuffer_get_length(bufferevent_get_input(c->bev)) +
-		    evbuffer_get_length(bufferevent_get_output(c->bev));
-
 	/* Past EOF, or a spent drain quota, reading stays off for good. */
 	if ((c->flags & CONN_READ_EOF) ||
 	    ((c->flags & CONN_DRAINING) && c->drain_quota == 0))
@@ -238,24 +240,43 @@ conn_apply_limit(struct conn *c)
 	}
 }
 
+/*
+ * Echo what the input holds, then close if the connection is finished or
+ * apply the memory bound.  Shared by the read and write callbacks.
+ */
+static void
+conn_after_io(struct conn *c, size_t in_len)
+{
+	ssize_t	held;
+
+	if ((held = conn_echo(c, in_len)) == -1)
+		return;
+	if ((c->flags & (CONN_READ_EOF | CONN_DRAINING)) && conn_maybe_finish(c))
+		return;
+	conn_apply_limit(c, (size_t)held);
+}
+
 /* Data arrived: read the rest that waits, echo it, apply the bound. */
 static void
 conn_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct conn	*c = arg;
 	struct evbuffer	*in = bufferevent_get_input(bev);
-	struct evbuffer	*out = bufferevent_get_output(bev);
-	size_t		 fresh, held;
+	size_t		 in_len, fresh, held;
 
-	fresh = evbuffer_get_length(in) - c->held;
+	in_len = evbuffer_get_length(in);
+	fresh = in_len - c->held;
 	if (fresh >= CONN_LIBEVENT_READ) {
-		held = evbuffer_get_length(in) + evbuffer_get_length(out);
+		held = in_len +
+		    evbuffer_get_length(bufferevent_get_output(bev));
 		if (held < server_config.max_pending) {
-			size_t budget = server_config.max_pending - held;
+			size_t budget = server_config.max_pending - held, more;
 
 			if (budget > CONN_READ_CAP)
 				budget = CONN_READ_CAP;
-			fresh += conn_read_more(c, in, budget);
+			more = conn_read_more(c, in, budget);
+			fresh += more;
+			in_len += more;
 		}
 	}
 	server_stats.bytes_in += fresh;
@@ -266,26 +287,14 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 		if (c->drain_quota == 0)
 			bufferevent_disable(bev, EV_READ);
 	}
-	if (conn_echo(c) == -1)
-		return;
-	if (conn_maybe_finish(c))
-		return;
-	conn_apply_limit(c);
-	c->held = evbuffer_get_length(in);
+	conn_after_io(c, in_len);
 }
 
 /* The output queue drained: send what waited in the input, maybe resume. */
 static void
 conn_write_cb(struct bufferevent *bev, void *arg)
 {
-	struct conn	*c = arg;
-
-	if (conn_echo(c) == -1)
-		return;
-	if (conn_maybe_finish(c))
-		return;
-	conn_apply_limit(c);
-	c->held = evbuffer_get_length(bufferevent_get_input(bev));
+	conn_after_io(arg, evbuffer_get_length(bufferevent_get_input(bev)));
 }
 
 /* EOF, errors and timeouts. */
@@ -300,9 +309,8 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		c->flags |= CONN_READ_EOF;
 		c->flags &= ~CONN_PAUSED;
 		bufferevent_disable(bev, EV_READ);
-		if (conn_echo(c) == -1)
-			return;
-		conn_maybe_finish(c);
+		conn_after_io(c,
+		    evbuffer_get_length(bufferevent_get_input(bev)));
 		return;
 	}
 	if (what & BEV_EVENT_ERROR) {
