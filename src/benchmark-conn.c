@@ -525,6 +525,19 @@ conn_count_error(struct bench_conn *c, enum conn_why why, const char *cause)
 	}
 }
 
+/*
+ * Make close send a reset instead of a FIN.  Connect mode closes first, so
+ * a graceful close would leave every connection in TIME_WAIT here for a
+ * minute, and the local ports run out after a few thousand connections.
+ */
+static void
+conn_abort(int fd)
+{
+	struct linger	l = { 1, 0 };
+
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+}
+
 /* End c's connection for why; in connect mode, start the slot's next. */
 static void
 conn_close(struct bench_conn *c, enum conn_why why, const char *cause)
@@ -536,6 +549,8 @@ conn_close(struct bench_conn *c, enum conn_why why, const char *cause)
 	if (c->fd != -1) {
 		event_del(c->rev);
 		event_del(c->wev);
+		if (bench_config.mode == BENCH_CONNECT)
+			conn_abort(c->fd);
 		close(c->fd);
 		c->fd = -1;
 	}

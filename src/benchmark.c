@@ -9,6 +9,9 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
@@ -167,25 +170,32 @@ bench_port_range(void)
 	return (n);
 }
 
-/* Add a --source address (a host, no port). */
+/* Add a --source address: a numeric IPv4 or IPv6 address, no port. */
 static void
 bench_add_source(const char *spec)
 {
 	struct bench_source	*src;
-	struct addrinfo		*res;
-	char			*cause;
+	struct sockaddr_in	*sin;
+	struct sockaddr_in6	*sin6;
 
-	if (addr_resolve(spec, "0", AF_UNSPEC, 1, &res, &cause) != 0)
-		usage_error(bench_progname, "--source: %s", cause);
 	bench_config.sources = reallocarray(bench_config.sources,
 	    bench_config.nsources + 1, sizeof *bench_config.sources);
 	if (bench_config.sources == NULL)
 		fatal("reallocarray");
 	src = &bench_config.sources[bench_config.nsources++];
 	memset(src, 0, sizeof *src);
-	memcpy(&src->ss, res->ai_addr, res->ai_addrlen);
-	src->len = res->ai_addrlen;
-	freeaddrinfo(res);
+	sin = (struct sockaddr_in *)&src->ss;
+	sin6 = (struct sockaddr_in6 *)&src->ss;
+	if (inet_pton(AF_INET, spec, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		src->len = sizeof *sin;
+	} else if (inet_pton(AF_INET6, spec, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		src->len = sizeof *sin6;
+	} else {
+		usage_error(bench_progname, "--source: '%s' is not an IPv4 "
+		    "or IPv6 address", spec);
+	}
 }
 
 /* Try one connect to ai within the timeout; 0 if it was accepted. */
@@ -195,12 +205,15 @@ bench_probe(const struct addrinfo *ai, char **cause)
 	const struct bench_source	*src = bench_config.sources;
 	struct pollfd			 pfd;
 	char				 name[ADDR_STRLEN];
+	size_t				 i;
 	int				 fd, n;
 
-	if (src != NULL && src->ss.ss_family != ai->ai_family) {
-		cause_set(cause, "--source %s is not the same family as %s",
-		    addr_format((const struct sockaddr *)&src->ss, name,
-		    sizeof name), addr_format(ai->ai_addr, name, sizeof name));
+	for (i = 0; i < bench_config.nsources; i++) {
+		if (bench_config.sources[i].ss.ss_family == ai->ai_family)
+			continue;
+		cause_set(cause, "--source addresses must be of the same "
+		    "family as %s", addr_format(ai->ai_addr, name,
+		    sizeof name));
 		return (-1);
 	}
 	fd = sock_connect_start(ai->ai_addr, ai->ai_addrlen,
