@@ -638,8 +638,6 @@ bench_thread_setup(struct bench_thread *thr, uint64_t nconns)
 	thr->nconns = nconns;
 	thr->active = nconns;
 	thr->unsettled = nconns;
-	if (bench_config.mode != BENCH_HOLD && nconns == 0)
-		LIVE_SET(thr->live.settled, 1);
 	if ((thr->conns = calloc(nconns, sizeof *thr->conns)) == NULL &&
 	    nconns != 0)
 		return (-1);

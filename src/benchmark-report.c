@@ -60,6 +60,14 @@ report_us(uint64_t ns)
 	return ((double)ns / 1000.0);
 }
 
+/* The benchmark's own CPU use over the run, in percent of one core. */
+static double
+report_cpu_percent(const struct bench_stats *st)
+{
+	return (st->wall_seconds > 0 ? st->cpu_seconds * 100 /
+	    st->wall_seconds : 0);
+}
+
 /* The report for a person. */
 void
 report_human(const struct bench_stats *st, double seconds)
@@ -109,6 +117,9 @@ report_human(const struct bench_stats *st, double seconds)
 	    (unsigned long long)st->connect_errors,
 	    (unsigned long long)st->resets, (unsigned long long)st->timeouts,
 	    (unsigned long long)st->other_errors);
+	printf("  client CPU  %.2f s in %.2f s (%.0f%% of one core), warm-up "
+	    "and connects included\n", st->cpu_seconds, st->wall_seconds,
+	    report_cpu_percent(st));
 	printf("  mismatches  %llu bytes", (unsigned long long)st->mismatches);
 	if (st->mismatches != 0) {
 		printf(", first on connection %llu at offset %llu",
@@ -143,6 +154,7 @@ report_json(const struct bench_stats *st, double seconds)
 	    mps * (double)cf->size / 1e6,
 	    cf->mode == BENCH_CONNECT ? mps : 0.0,
 	    (unsigned long long)(cf->mode == BENCH_HOLD ? st->held : 0));
+	printf("\"cpu_percent\":%.1f,", report_cpu_percent(st));
 	printf("\"errors\":%llu,\"connect_errors\":%llu,\"resets\":%llu,"
 	    "\"timeouts\":%llu,\"mismatches\":%llu,",
 	    (unsigned long long)report_errors(st),

@@ -9,6 +9,8 @@
  * pthread_join.
  */
 #include <sys/types.h>
+#include <sys/resource.h>
+#include <sys/time.h>
 
 #include <pthread.h>
 #include <signal.h>
@@ -178,6 +180,18 @@ run_setup(struct run_state *rs)
 	return (0);
 }
 
+/* CPU seconds this process has used, every thread's. */
+static double
+run_cpu_seconds(void)
+{
+	struct rusage	ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return (0);
+	return ((double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+	    (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
+}
+
 /* Fix the run's clock: warm-up, then the measured window. */
 static void
 run_set_clock(void)
@@ -222,6 +236,7 @@ bench_run(struct bench_stats *stats, double *seconds)
 	    evsignal_add(sigs[1], NULL) != 0 || event_add(tick, &tv) != 0)
 		fatalx("cannot set up the control loop");
 
+	stats->cpu_seconds = run_cpu_seconds();
 	run_set_clock();
 	rs.last_ns = bench_clock.start_ns;
 	rs.next_progress_ns = bench_clock.start_ns + 1000000000ULL;
@@ -244,6 +259,9 @@ bench_run(struct bench_stats *stats, double *seconds)
 	run_stop(&rs, bench_now());
 	for (i = 0; i < started; i++)
 		pthread_join(rs.threads[i].tid, NULL);
+	stats->cpu_seconds = run_cpu_seconds() - stats->cpu_seconds;
+	stats->wall_seconds = (double)(bench_now() - bench_clock.start_ns) /
+	    1e9;
 	if (!bench_config.quiet)
 		report_progress_end();
 	if (started != bench_config.threads)

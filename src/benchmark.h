@@ -58,6 +58,8 @@ struct bench_stats {
 	uint64_t		 first_bad_ns;	/* when; 0 if none yet */
 	uint64_t		 held;
 	struct hist		 hist;
+	double			 cpu_seconds;	/* the whole process's, */
+	double			 wall_seconds;	/* over the whole run */
 };
 
 /*
