@@ -77,7 +77,9 @@ parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out,
 	int		n;
 
 	n = parse_digits(s, &v);
-	if (n == 0 || s[n] != '\0') {
+	if (n > 0 && s[n] != '\0')
+		n = 0;	/* not s[n] when n is -1: overflow, tested next */
+	if (n == 0) {
 		cause_set(cause, "'%s' is not a whole number", s);
 		return (-1);
 	}
@@ -105,7 +107,8 @@ parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out,
 	n = parse_digits(s, &v);
 	if (n == 0)
 		goto bad;
-	u = s + n;
+	/* On overflow (n is -1) the suffix still follows every digit. */
+	u = s + (n < 0 ? strspn(s, "0123456789") : (size_t)n);
 	switch (tolower((unsigned char)*u)) {
 	case '\0':
 		break;
