@@ -569,11 +569,10 @@ conn_close(struct bench_conn *c, enum conn_why why, const char *cause)
 		if (--thr->unsettled == 0)
 			LIVE_SET(thr->live.settled, 1);
 	}
-	/* In hold mode, the end of the run is no error for a held one. */
-	if (why != WHY_STOP)
-		conn_count_error(c, why, cause);
+	/* The end of the run closes what is open: no error, nothing next. */
 	if (why == WHY_STOP)
 		return;
+	conn_count_error(c, why, cause);
 
 	now = bench_now();
 	if (bench_config.mode != BENCH_CONNECT)
@@ -612,8 +611,9 @@ thread_tick_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * Prepare thr for connections first, first + T, first + 2T, ... below -c:
- * its base, events and scratch buffer.  0, or -1 on failure.
+ * Prepare thr for nconns connections, numbered thr->index, thr->index + T,
+ * thr->index + 2T and so on: its base, events and scratch buffer.  0, or
+ * -1 on failure.
  */
 int
 bench_thread_setup(struct bench_thread *thr, uint64_t nconns)
