@@ -1,0 +1,188 @@
+/*
+ * benchmark-report.c: the progress line, the final report (human or one
+ * line of JSON) and the exit status that follows from it.
+ */
+#include <stdio.h>
+#include <unistd.h>
+
+#include "benchmark.h"
+
+static int	report_progress_shown;
+
+/* One progress line on standard error: rewritten in place on a terminal. */
+void
+report_progress(double t, double rate, uint64_t open, uint64_t held,
+    uint64_t errors, const char *phase)
+{
+	int	tty = isatty(STDERR_FILENO);
+	char	heldbuf[48] = "";
+
+	if (bench_config.mode == BENCH_HOLD)
+		snprintf(heldbuf, sizeof heldbuf, ", %llu held",
+		    (unsigned long long)held);
+	fprintf(stderr, "%s%6.1f s: %.0f msg/s, %llu open%s, %llu errors%s%s%s",
+	    tty ? "\r" : "", t, rate, (unsigned long long)open, heldbuf,
+	    (unsigned long long)errors, phase != NULL ? " (" : "",
+	    phase != NULL ? phase : "", phase != NULL ? ")" : "");
+	fputs(tty ? "\033[K" : "\n", stderr);
+	fflush(stderr);
+	report_progress_shown = tty;
+}
+
+/* End the progress line before the report. */
+void
+report_progress_end(void)
+{
+	if (report_progress_shown)
+		fputc('\n', stderr);
+	report_progress_shown = 0;
+}
+
+/* Total errors, mismatches aside. */
+static uint64_t
+report_errors(const struct bench_stats *st)
+{
+	return (st->connect_errors + st->resets + st->timeouts +
+	    st->other_errors);
+}
+
+/* Rate of n per second over seconds, 0 over no time. */
+static double
+report_rate(uint64_t n, double seconds)
+{
+	return (seconds > 0 ? (double)n / seconds : 0);
+}
+
+/* A histogram value in microseconds. */
+static double
+report_us(uint64_t ns)
+{
+	return ((double)ns / 1000.0);
+}
+
+/* The benchmark's own CPU use over the run, in percent of one core. */
+static double
+report_cpu_percent(const struct bench_stats *st)
+{
+	return (st->wall_seconds > 0 ? st->cpu_seconds * 100 /
+	    st->wall_seconds : 0);
+}
+
+/* The report for a person. */
+void
+report_human(const struct bench_stats *st, double seconds)
+{
+	const struct bench_config	*cf = &bench_config;
+	const struct hist		*h = &st->hist;
+	double				 mps = report_rate(st->messages, seconds);
+
+	printf("%s to %s: %llu connections, %llu-byte messages",
+	    bench_mode_name(cf->mode), cf->target_name,
+	    (unsigned long long)cf->conns, (unsigned long long)cf->size);
+	if (cf->mode == BENCH_PINGPONG)
+		printf(", depth %llu", (unsigned long long)cf->depth);
+	if (cf->mode == BENCH_STREAM)
+		printf(", window %llu", (unsigned long long)cf->window);
+	if (cf->rate != 0)
+		printf(", %llu msg/s scheduled", (unsigned long long)cf->rate);
+	printf(", %d thread%s\n", cf->threads, cf->threads == 1 ? "" : "s");
+
+	printf("  time        %.3f s", seconds);
+	if (cf->count == 0 && cf->mode != BENCH_HOLD && cf->warmup_us != 0)
+		printf(" after %.3g s warm-up", (double)cf->warmup_us / 1e6);
+	printf("\n");
+	if (cf->mode == BENCH_HOLD) {
+		printf("  held        %llu of %llu connections\n",
+		    (unsigned long long)st->held, (unsigned long long)cf->conns);
+	} else {
+		printf("  messages    %llu, %.1f/s\n",
+		    (unsigned long long)st->messages, mps);
+		printf("  throughput  %.3f MB/s echoed (MB = 1000000 bytes)\n",
+		    mps * (double)cf->size / 1e6);
+	}
+	if (cf->mode == BENCH_CONNECT)
+		printf("  connections %.1f/s\n", mps);
+	if (h->count > 0) {
+		printf("  latency us  min %.1f, mean %.1f, p50 %.1f, p90 %.1f, "
+		    "p99 %.1f, p99.9 %.1f, max %.1f (%llu samples)\n",
+		    report_us(h->min), hist_mean(h) / 1000.0,
+		    report_us(hist_percentile(h, 50)),
+		    report_us(hist_percentile(h, 90)),
+		    report_us(hist_percentile(h, 99)),
+		    report_us(hist_percentile(h, 99.9)),
+		    report_us(h->max), (unsigned long long)h->count);
+	}
+	printf("  errors      %llu: %llu connect, %llu resets, %llu timeouts, "
+	    "%llu other\n", (unsigned long long)report_errors(st),
+	    (unsigned long long)st->connect_errors,
+	    (unsigned long long)st->resets, (unsigned long long)st->timeouts,
+	    (unsigned long long)st->other_errors);
+	printf("  client CPU  %.2f s in %.2f s (%.0f%% of one core), warm-up "
+	    "and connects included\n", st->cpu_seconds, st->wall_seconds,
+	    report_cpu_percent(st));
+	printf("  mismatches  %llu bytes", (unsigned long long)st->mismatches);
+	if (st->mismatches != 0) {
+		printf(", first on connection %llu at offset %llu",
+		    (unsigned long long)st->first_bad_conn,
+		    (unsigned long long)st->first_bad_offset);
+	}
+	printf("\n");
+}
+
+/* The report as one line of JSON. */
+void
+report_json(const struct bench_stats *st, double seconds)
+{
+	const struct bench_config	*cf = &bench_config;
+	const struct hist		*h = &st->hist;
+	double				 mps = report_rate(st->messages, seconds);
+
+	/* target_name is an address we printed: no quotes or backslashes. */
+	printf("{\"mode\":\"%s\",\"target\":\"%s\",\"connections\":%llu,"
+	    "\"size\":%llu,\"depth\":%llu,\"threads\":%d,\"rate\":%llu,"
+	    "\"window\":%llu,",
+	    bench_mode_name(cf->mode), cf->target_name,
+	    (unsigned long long)cf->conns, (unsigned long long)cf->size,
+	    (unsigned long long)cf->depth, cf->threads,
+	    (unsigned long long)cf->rate,
+	    (unsigned long long)(cf->mode == BENCH_STREAM ? cf->window : 0));
+	printf("\"messages\":%llu,\"bytes\":%llu,\"seconds\":%.6f,"
+	    "\"msgs_per_sec\":%.3f,\"mb_per_sec\":%.6f,\"conns_per_sec\":%.3f,"
+	    "\"held\":%llu,",
+	    (unsigned long long)st->messages,
+	    (unsigned long long)(st->messages * cf->size), seconds, mps,
+	    mps * (double)cf->size / 1e6,
+	    cf->mode == BENCH_CONNECT ? mps : 0.0,
+	    (unsigned long long)(cf->mode == BENCH_HOLD ? st->held : 0));
+	printf("\"cpu_percent\":%.1f,", report_cpu_percent(st));
+	printf("\"errors\":%llu,\"connect_errors\":%llu,\"resets\":%llu,"
+	    "\"timeouts\":%llu,\"mismatches\":%llu,",
+	    (unsigned long long)report_errors(st),
+	    (unsigned long long)st->connect_errors,
+	    (unsigned long long)st->resets, (unsigned long long)st->timeouts,
+	    (unsigned long long)st->mismatches);
+	if (st->mismatches != 0) {
+		printf("\"first_mismatch\":{\"connection\":%llu,"
+		    "\"offset\":%llu},", (unsigned long long)st->first_bad_conn,
+		    (unsigned long long)st->first_bad_offset);
+	} else
+		printf("\"first_mismatch\":null,");
+	printf("\"latency_us\":{\"samples\":%llu,\"min\":%.3f,\"mean\":%.3f,"
+	    "\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"p999\":%.3f,"
+	    "\"max\":%.3f}}\n",
+	    (unsigned long long)h->count,
+	    h->count > 0 ? report_us(h->min) : 0.0, hist_mean(h) / 1000.0,
+	    report_us(hist_percentile(h, 50)),
+	    report_us(hist_percentile(h, 90)),
+	    report_us(hist_percentile(h, 99)),
+	    report_us(hist_percentile(h, 99.9)),
+	    report_us(h->max));
+	fflush(stdout);
+}
+
+/* 0 if every byte came back right and nothing failed, else 1. */
+int
+report_exit_status(const struct bench_stats *st)
+{
+	return (st->mismatches != 0 || report_errors(st) != 0 ? 1 : 0);
+}

@@ -1,0 +1,304 @@
+/*
+ * benchmark-run.c: start the workers, keep time, stop them, merge results.
+ *
+ * The control thread runs its own event_base for signals and a tick; the
+ * workers (benchmark-conn.c) each run one.  libevent_core has no locking,
+ * so the threads share nothing but counters: workers publish theirs with
+ * relaxed atomic stores for the progress line, and learn of the end by
+ * polling bench_stop from their own tick.  Final counts are read after
+ * pthread_join.
+ */
+#include <sys/types.h>
+#include <sys/resource.h>
+#include <sys/time.h>
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "benchmark.h"
+#include "log.h"
+
+#define RUN_TICK_MS	50
+
+struct bench_clock	 bench_clock;
+int			 bench_stop;
+
+struct run_state {
+	struct event_base	*base;
+	struct bench_thread	*threads;
+	uint64_t		 stop_ns;
+	uint64_t		 hold_ns;	/* hold: when all were checked */
+	uint64_t		 next_progress_ns;
+	uint64_t		 last_messages;
+	uint64_t		 last_ns;
+};
+
+/* A worker thread's body. */
+static void *
+run_worker(void *arg)
+{
+	bench_thread_run(arg);
+	return (NULL);
+}
+
+/* End the run: tell the workers and leave the control loop. */
+static void
+run_stop(struct run_state *rs, uint64_t now)
+{
+	if (rs->stop_ns == 0)
+		rs->stop_ns = now;
+	LIVE_SET(bench_stop, 1);
+	event_base_loopbreak(rs->base);
+}
+
+/* SIGINT or SIGTERM: stop early; the results so far are still reported. */
+static void
+run_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	run_stop(arg, bench_now());
+}
+
+/* Sum the workers' live counters and print one progress line. */
+static void
+run_progress(struct run_state *rs, uint64_t now)
+{
+	struct bench_thread	*thr;
+	uint64_t		 messages = 0, errors = 0, open = 0, held = 0;
+	const char		*phase = NULL;
+	double			 rate;
+	int			 i;
+
+	for (i = 0; i < bench_config.threads; i++) {
+		thr = &rs->threads[i];
+		messages += LIVE_GET(thr->live.messages);
+		errors += LIVE_GET(thr->live.errors);
+		open += LIVE_GET(thr->live.open);
+		held += LIVE_GET(thr->live.held);
+	}
+	rate = (double)(messages - rs->last_messages) * 1e9 /
+	    (double)(now - rs->last_ns);
+	rs->last_messages = messages;
+	rs->last_ns = now;
+	if (now < bench_clock.measure_ns)
+		phase = "warm-up";
+	else if (bench_config.mode == BENCH_HOLD && rs->hold_ns == 0)
+		phase = "connecting";
+	report_progress((double)(now - bench_clock.start_ns) / 1e9, rate,
+	    open, held, errors, phase);
+}
+
+/* The control tick: progress each second; decide when the run is over. */
+static void
+run_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct run_state	*rs = arg;
+	uint64_t		 now = bench_now();
+	int			 i, finished = 0, settled = 0;
+
+	for (i = 0; i < bench_config.threads; i++) {
+		finished += LIVE_GET(rs->threads[i].live.finished);
+		settled += LIVE_GET(rs->threads[i].live.settled);
+	}
+	if (!bench_config.quiet && now >= rs->next_progress_ns) {
+		run_progress(rs, now);
+		rs->next_progress_ns += 1000000000ULL;
+	}
+	if (finished == bench_config.threads) {
+		run_stop(rs, now);
+		return;
+	}
+	if (bench_config.mode == BENCH_HOLD) {
+		if (rs->hold_ns == 0 && settled == bench_config.threads)
+			rs->hold_ns = now;
+		if (rs->hold_ns != 0 &&
+		    now - rs->hold_ns >= bench_config.duration_us * 1000)
+			run_stop(rs, now);
+	} else if (now >= bench_clock.end_ns)
+		run_stop(rs, now);
+}
+
+/* Seconds the reported counts cover. */
+static double
+run_seconds(struct run_state *rs)
+{
+	uint64_t	last = 0, end;
+	int		i;
+
+	if (bench_config.mode == BENCH_HOLD) {
+		if (rs->hold_ns == 0)
+			return (0);
+		return ((double)(rs->stop_ns - rs->hold_ns) / 1e9);
+	}
+	if (bench_config.count != 0) {
+		/* From the start to the last message counted. */
+		for (i = 0; i < bench_config.threads; i++) {
+			if (rs->threads[i].last_ns > last)
+				last = rs->threads[i].last_ns;
+		}
+		return (last > bench_clock.start_ns ?
+		    (double)(last - bench_clock.start_ns) / 1e9 : 0);
+	}
+	end = rs->stop_ns < bench_clock.end_ns ? rs->stop_ns :
+	    bench_clock.end_ns;
+	if (end <= bench_clock.measure_ns)
+		return (0);
+	return ((double)(end - bench_clock.measure_ns) / 1e9);
+}
+
+/* Split the connections and the -n budget over the threads; set them up. */
+static int
+run_setup(struct run_state *rs)
+{
+	struct bench_thread	*thr;
+	uint64_t		 n, T = (uint64_t)bench_config.threads;
+	int			 i;
+
+	rs->threads = calloc(T, sizeof *rs->threads);
+	if (rs->threads == NULL)
+		return (-1);
+	for (i = 0; i < bench_config.threads; i++) {
+		thr = &rs->threads[i];
+		thr->index = i;
+		hist_reset(&thr->stats.hist);
+		if (bench_config.count == 0)
+			thr->budget = UINT64_MAX;
+		else {
+			thr->budget = bench_config.count / T +
+			    ((uint64_t)i < bench_config.count % T);
+		}
+		n = bench_config.conns / T + ((uint64_t)i < bench_config.conns % T);
+		if (bench_thread_setup(thr, n) != 0) {
+			log_warnx("cannot set up thread %d", i);
+			return (-1);
+		}
+	}
+	return (0);
+}
+
+/* CPU seconds this process has used, every thread's. */
+static double
+run_cpu_seconds(void)
+{
+	struct rusage	ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return (0);
+	return ((double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+	    (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
+}
+
+/* Fix the run's clock: warm-up, then the measured window. */
+static void
+run_set_clock(void)
+{
+	uint64_t	now = bench_now();
+
+	bench_clock.start_ns = now;
+	if (bench_config.count != 0 || bench_config.mode == BENCH_HOLD) {
+		bench_clock.measure_ns = now;
+		bench_clock.end_ns = UINT64_MAX;
+	} else {
+		bench_clock.measure_ns = now + bench_config.warmup_us * 1000;
+		bench_clock.end_ns = bench_clock.measure_ns +
+		    bench_config.duration_us * 1000;
+	}
+}
+
+/*
+ * Run the benchmark: workers in threads, this thread keeping time.  Fills
+ * *stats with the merged counts and *seconds with the time they cover.
+ * 0, or -1 if the run could not start.
+ */
+int
+bench_run(struct bench_stats *stats, double *seconds)
+{
+	struct run_state	 rs;
+	struct event		*sigs[2] = { NULL, NULL }, *tick = NULL;
+	struct timeval		 tv = { 0, RUN_TICK_MS * 1000 };
+	sigset_t		 block, saved;
+	int			 i, started = 0, rc = -1;
+
+	memset(&rs, 0, sizeof rs);
+	memset(stats, 0, sizeof *stats);
+	hist_reset(&stats->hist);
+	if ((rs.base = event_base_new()) == NULL || run_setup(&rs) != 0)
+		goto out;
+	sigs[0] = evsignal_new(rs.base, SIGINT, run_signal_cb, &rs);
+	sigs[1] = evsignal_new(rs.base, SIGTERM, run_signal_cb, &rs);
+	tick = event_new(rs.base, -1, EV_PERSIST, run_tick_cb, &rs);
+	if (sigs[0] == NULL || sigs[1] == NULL || tick == NULL ||
+	    evsignal_add(sigs[0], NULL) != 0 ||
+	    evsignal_add(sigs[1], NULL) != 0 || event_add(tick, &tv) != 0)
+		fatalx("cannot set up the control loop");
+
+	stats->cpu_seconds = run_cpu_seconds();
+	run_set_clock();
+	rs.last_ns = bench_clock.start_ns;
+	rs.next_progress_ns = bench_clock.start_ns + 1000000000ULL;
+	/* Signals belong to this thread: the workers block them. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &block, &saved);
+	for (i = 0; i < bench_config.threads; i++) {
+		if (pthread_create(&rs.threads[i].tid, NULL, run_worker,
+		    &rs.threads[i]) != 0) {
+			log_warnx("cannot start thread %d", i);
+			break;
+		}
+		started++;
+	}
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	if (started == bench_config.threads)
+		event_base_dispatch(rs.base);
+	run_stop(&rs, bench_now());
+	for (i = 0; i < started; i++)
+		pthread_join(rs.threads[i].tid, NULL);
+	stats->cpu_seconds = run_cpu_seconds() - stats->cpu_seconds;
+	stats->wall_seconds = (double)(bench_now() - bench_clock.start_ns) /
+	    1e9;
+	if (!bench_config.quiet)
+		report_progress_end();
+	if (started != bench_config.threads)
+		goto out;
+
+	for (i = 0; i < bench_config.threads; i++) {
+		struct bench_stats	*ts = &rs.threads[i].stats;
+
+		stats->messages += ts->messages;
+		stats->connect_errors += ts->connect_errors;
+		stats->resets += ts->resets;
+		stats->timeouts += ts->timeouts;
+		stats->other_errors += ts->other_errors;
+		stats->mismatches += ts->mismatches;
+		stats->held += ts->held;
+		if (ts->first_bad_ns != 0 && (stats->first_bad_ns == 0 ||
+		    ts->first_bad_ns < stats->first_bad_ns)) {
+			stats->first_bad_ns = ts->first_bad_ns;
+			stats->first_bad_conn = ts->first_bad_conn;
+			stats->first_bad_offset = ts->first_bad_offset;
+		}
+		hist_merge(&stats->hist, &ts->hist);
+	}
+	*seconds = run_seconds(&rs);
+	rc = 0;
+
+out:
+	for (i = 0; i < 2; i++) {
+		if (sigs[i] != NULL)
+			event_free(sigs[i]);
+	}
+	if (tick != NULL)
+		event_free(tick);
+	for (i = 0; rs.threads != NULL && i < bench_config.threads; i++)
+		bench_thread_free(&rs.threads[i]);
+	free(rs.threads);
+	if (rs.base != NULL)
+		event_base_free(rs.base);
+	return (rc);
+}

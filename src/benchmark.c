@@ -1,0 +1,458 @@
+/*
+ * benchmark.c: evecho-benchmark's command line and main.
+ *
+ * A load generator for any TCP echo server: benchmark-run.c starts the
+ * worker threads and keeps time, benchmark-conn.c drives the connections,
+ * benchmark-report.c prints progress and results.
+ */
+#include <sys/types.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "addr.h"
+#include "benchmark.h"
+#include "log.h"
+#include "parse.h"
+#include "pattern.h"
+#include "sock.h"
+
+/* Descriptors kept back from -c: stdio, epoll and signal fds per thread. */
+#define BENCH_FD_RESERVE	16
+#define BENCH_FD_PER_THREAD	4
+#define BENCH_MAX_THREADS	256
+
+struct bench_config	 bench_config;
+
+static const char	*bench_progname = "evecho-benchmark";
+
+enum {
+	OPT_MODE = 256,
+	OPT_RATE,
+	OPT_JSON,
+	OPT_SOURCE,
+	OPT_TIMEOUT,
+	OPT_WINDOW,
+};
+
+static const struct option bench_options[] = {
+	{ "connections",	required_argument,	NULL, 'c' },
+	{ "size",		required_argument,	NULL, 's' },
+	{ "time",		required_argument,	NULL, 't' },
+	{ "warmup",		required_argument,	NULL, 'w' },
+	{ "count",		required_argument,	NULL, 'n' },
+	{ "depth",		required_argument,	NULL, 'd' },
+	{ "threads",		required_argument,	NULL, 'T' },
+	{ "mode",		required_argument,	NULL, OPT_MODE },
+	{ "rate",		required_argument,	NULL, OPT_RATE },
+	{ "window",		required_argument,	NULL, OPT_WINDOW },
+	{ "json",		no_argument,		NULL, OPT_JSON },
+	{ "quiet",		no_argument,		NULL, 'q' },
+	{ "source",		required_argument,	NULL, OPT_SOURCE },
+	{ "timeout",		required_argument,	NULL, OPT_TIMEOUT },
+	{ "help",		no_argument,		NULL, 'h' },
+	{ "version",		no_argument,		NULL, 'V' },
+	{ NULL, 0, NULL, 0 }
+};
+
+static const char *const bench_mode_names[] = {
+	"pingpong", "stream", "connect", "hold"
+};
+
+/* Monotonic nanoseconds. */
+uint64_t
+bench_now(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec);
+}
+
+/* The name --mode takes for mode. */
+const char *
+bench_mode_name(enum bench_mode mode)
+{
+	return (bench_mode_names[mode]);
+}
+
+/* Print --help. */
+static void
+bench_usage(void)
+{
+	printf("Usage: %s [OPTION]... [HOST:PORT]\n"
+"Load any TCP echo server (default localhost:65432) and check every byte it\n"
+"echoes.\n"
+"\n"
+"      --mode=MODE          pingpong: each connection sends -d messages and\n"
+"                           sends another as each comes back (default);\n"
+"                           stream: send continuously, at most --window\n"
+"                           bytes unechoed per connection; connect: connect,\n"
+"                           echo one message, close, again; hold: open -c\n"
+"                           connections, check each echoes once, keep them\n"
+"                           open for -t\n"
+"  -c, --connections=N      connections at once (default 10)\n"
+"  -s, --size=SIZE          message size in bytes; k, m suffixes (default 64)\n"
+"  -d, --depth=N            pingpong: messages in flight per connection\n"
+"                           (default 1)\n"
+"  -t, --time=DURATION      measure for DURATION: 10, 1.5s, 500ms, 2m\n"
+"                           (default 10s)\n"
+"  -w, --warmup=DURATION    run this long first without counting (default 1s)\n"
+"  -n, --count=N            instead of -t: exactly N messages in all, then stop\n"
+"      --rate=N             pingpong: open loop, N messages/s over all\n"
+"                           connections; latency counts from when each message\n"
+"                           was due, not when it could be sent\n"
+"      --window=SIZE        stream: unechoed bytes per connection (default 256k)\n"
+"      --source=ADDR        bind connections to ADDR (e.g. 127.0.0.2) before\n"
+"                           connecting; repeat to spread them round-robin\n"
+"  -T, --threads=N          event loops (threads) to split connections over\n"
+"                           (default 1)\n"
+"      --timeout=DURATION   give up on a connect, or on an echo with nothing\n"
+"                           heard, after DURATION (default 10s)\n"
+"      --json               print the result as one line of JSON\n"
+"  -q, --quiet              no progress line on standard error\n"
+"  -h, --help               show this help and exit\n"
+"  -V, --version            show the version and exit\n"
+"\n"
+"Progress goes to standard error once a second, the result to standard\n"
+"output.  Rates use MB = 1000000 bytes, counted once (the echo, not the\n"
+"send as well); latency is in microseconds.\n"
+"\n"
+"Exit status: 0 if every byte came back right and nothing failed; 1 if any\n"
+"byte differed, any connect failed, any connection was reset, closed or\n"
+"timed out, or the target could not be reached; 64 for a bad command line.\n",
+	    bench_progname);
+}
+
+/* Raise the open-file limit to its hard maximum; return the limit. */
+static uint64_t
+bench_raise_nofile(void)
+{
+	struct rlimit	rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return (1024);
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	return (rl.rlim_cur == RLIM_INFINITY ? 1048576 : (uint64_t)rl.rlim_cur);
+}
+
+/* How many local ports the kernel hands out, or 0 if unknown. */
+static uint64_t
+bench_port_range(void)
+{
+	FILE		*f;
+	unsigned int	 lo, hi;
+	uint64_t	 n = 0;
+
+	if ((f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r")) == NULL)
+		return (0);
+	if (fscanf(f, "%u %u", &lo, &hi) == 2 && hi >= lo)
+		n = hi - lo + 1;
+	fclose(f);
+	return (n);
+}
+
+/* Add a --source address: a numeric IPv4 or IPv6 address, no port. */
+static void
+bench_add_source(const char *spec)
+{
+	struct bench_source	*src;
+	struct sockaddr_in	*sin;
+	struct sockaddr_in6	*sin6;
+
+	bench_config.sources = reallocarray(bench_config.sources,
+	    bench_config.nsources + 1, sizeof *bench_config.sources);
+	if (bench_config.sources == NULL)
+		fatal("reallocarray");
+	src = &bench_config.sources[bench_config.nsources++];
+	memset(src, 0, sizeof *src);
+	sin = (struct sockaddr_in *)&src->ss;
+	sin6 = (struct sockaddr_in6 *)&src->ss;
+	if (inet_pton(AF_INET, spec, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		src->len = sizeof *sin;
+	} else if (inet_pton(AF_INET6, spec, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		src->len = sizeof *sin6;
+	} else {
+		usage_error(bench_progname, "--source: '%s' is not an IPv4 "
+		    "or IPv6 address", spec);
+	}
+}
+
+/* Try one connect to ai within the timeout; 0 if it was accepted. */
+static int
+bench_probe(const struct addrinfo *ai, char **cause)
+{
+	const struct bench_source	*src = bench_config.sources;
+	struct pollfd			 pfd;
+	char				 name[ADDR_STRLEN];
+	size_t				 i;
+	int				 fd, n;
+
+	for (i = 0; i < bench_config.nsources; i++) {
+		if (bench_config.sources[i].ss.ss_family == ai->ai_family)
+			continue;
+		cause_set(cause, "--source addresses must be of the same "
+		    "family as %s", addr_format(ai->ai_addr, name,
+		    sizeof name));
+		return (-1);
+	}
+	fd = sock_connect_start(ai->ai_addr, ai->ai_addrlen,
+	    src != NULL ? (const struct sockaddr *)&src->ss : NULL,
+	    src != NULL ? src->len : 0, cause);
+	if (fd == -1)
+		return (-1);
+	pfd.fd = fd;
+	pfd.events = POLLOUT;
+	do {
+		n = poll(&pfd, 1, (int)(bench_config.timeout_us / 1000));
+	} while (n == -1 && errno == EINTR);
+	if (n == 0)
+		errno = ETIMEDOUT;
+	if (n <= 0 || sock_connect_result(fd) != 0) {
+		cause_set(cause, "cannot connect to %s: %s",
+		    addr_format(ai->ai_addr, name, sizeof name),
+		    strerror(errno));
+		close(fd);
+		return (-1);
+	}
+	close(fd);
+	return (0);
+}
+
+/*
+ * Resolve the target and settle on the first address that accepts a
+ * connection, so a name with several addresses (localhost: ::1 and
+ * 127.0.0.1) reaches the one the server listens on.  Exits 1 if none does.
+ */
+static void
+bench_pick_target(void)
+{
+	struct addrinfo	*res, *ai;
+	char		*cause = NULL;
+
+	if (addr_lookup(bench_config.target_spec, AF_UNSPEC, 0, &res,
+	    &cause) != 0)
+		usage_error(bench_progname, "%s", cause);
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		free(cause);
+		cause = NULL;
+		if (bench_probe(ai, &cause) == 0)
+			break;
+	}
+	if (ai == NULL) {
+		log_warnx("%s", cause != NULL ? cause : "no address");
+		exit(1);
+	}
+	memcpy(&bench_config.target, ai->ai_addr, ai->ai_addrlen);
+	bench_config.target_len = ai->ai_addrlen;
+	addr_format(ai->ai_addr, bench_config.target_name,
+	    sizeof bench_config.target_name);
+	freeaddrinfo(res);
+}
+
+/* Parse the command line into bench_config; exit 64 on a bad one. */
+static void
+bench_parse_args(int argc, char **argv)
+{
+	struct bench_config	*cf = &bench_config;
+	uint64_t		 v, nofile, ports, need;
+	char			*cause;
+	int			 ch, set_t = 0, set_w = 0, set_d = 0;
+	int			 set_window = 0;
+
+	cf->mode = BENCH_PINGPONG;
+	cf->target_spec = ADDR_DEFAULT_HOST ":" ADDR_DEFAULT_PORT;
+	cf->conns = 10;
+	cf->size = 64;
+	cf->depth = 1;
+	cf->duration_us = 10 * 1000000ULL;
+	cf->warmup_us = 1000000;
+	cf->window = 256 * 1024;
+	cf->timeout_us = 10 * 1000000ULL;
+	cf->threads = 1;
+
+#define BAD(opt) usage_error(bench_progname, "%s: %s", opt, cause)
+	opterr = 0;	/* our own one-line messages, exit 64 */
+	while ((ch = getopt_long(argc, argv, ":c:s:t:w:n:d:T:qhV",
+	    bench_options, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			if (parse_uint(optarg, 1, 10000000, &cf->conns,
+			    &cause) != 0)
+				BAD("-c");
+			break;
+		case 's':
+			if (parse_size(optarg, 1, 1ULL << 30, &cf->size,
+			    &cause) != 0)
+				BAD("-s");
+			break;
+		case 't':
+			if (parse_duration(optarg, 1000, 86400ULL * 1000000,
+			    &cf->duration_us, &cause) != 0)
+				BAD("-t");
+			set_t = 1;
+			break;
+		case 'w':
+			if (parse_duration(optarg, 0, 86400ULL * 1000000,
+			    &cf->warmup_us, &cause) != 0)
+				BAD("-w");
+			set_w = 1;
+			break;
+		case 'n':
+			if (parse_uint(optarg, 1, UINT64_MAX / 2, &cf->count,
+			    &cause) != 0)
+				BAD("-n");
+			break;
+		case 'd':
+			if (parse_uint(optarg, 1, 65536, &cf->depth,
+			    &cause) != 0)
+				BAD("-d");
+			set_d = 1;
+			break;
+		case 'T':
+			if (parse_uint(optarg, 1, BENCH_MAX_THREADS, &v,
+			    &cause) != 0)
+				BAD("-T");
+			cf->threads = (int)v;
+			break;
+		case OPT_MODE:
+			for (v = 0; v < 4; v++) {
+				if (strcmp(optarg, bench_mode_names[v]) == 0)
+					break;
+			}
+			if (v == 4)
+				usage_error(bench_progname, "--mode: '%s' is not "
+				    "pingpong, stream, connect or hold", optarg);
+			cf->mode = (enum bench_mode)v;
+			break;
+		case OPT_RATE:
+			if (parse_uint(optarg, 1, 1000000000, &cf->rate,
+			    &cause) != 0)
+				BAD("--rate");
+			break;
+		case OPT_WINDOW:
+			if (parse_size(optarg, 1, 1ULL << 32, &cf->window,
+			    &cause) != 0)
+				BAD("--window");
+			set_window = 1;
+			break;
+		case OPT_SOURCE:
+			bench_add_source(optarg);
+			break;
+		case OPT_TIMEOUT:
+			if (parse_duration(optarg, 1000, 86400ULL * 1000000,
+			    &cf->timeout_us, &cause) != 0)
+				BAD("--timeout");
+			break;
+		case OPT_JSON:
+			cf->json = 1;
+			break;
+		case 'q':
+			cf->quiet = 1;
+			break;
+		case 'h':
+			bench_usage();
+			exit(0);
+		case 'V':
+			printf("evecho-benchmark %s\n", PACKAGE_VERSION);
+			exit(0);
+		case ':':
+			usage_error(bench_progname, "option '%s' needs a value",
+			    argv[optind - 1]);
+		default:
+			usage_error(bench_progname, "unknown option '%s'",
+			    argv[optind - 1]);
+		}
+	}
+#undef BAD
+	if (optind < argc)
+		cf->target_spec = argv[optind++];
+	if (optind < argc)
+		usage_error(bench_progname, "unexpected argument '%s'",
+		    argv[optind]);
+
+	/* Options that do not go together. */
+	if (cf->count != 0 && (set_t || set_w))
+		usage_error(bench_progname, "-n counts messages: it takes no "
+		    "-t or -w");
+	if (cf->count != 0 && cf->mode == BENCH_HOLD)
+		usage_error(bench_progname, "-n: hold mode runs for -t");
+	if (cf->mode == BENCH_HOLD && set_w)
+		usage_error(bench_progname, "-w: hold mode has no warm-up");
+	if (cf->rate != 0 && cf->mode != BENCH_PINGPONG)
+		usage_error(bench_progname, "--rate: only pingpong mode "
+		    "sends on a schedule");
+	if (set_d && cf->mode != BENCH_PINGPONG)
+		usage_error(bench_progname, "-d: only pingpong mode keeps "
+		    "messages in flight (stream has --window)");
+	if (set_window && cf->mode != BENCH_STREAM)
+		usage_error(bench_progname, "--window: only stream mode has "
+		    "a window");
+	if (cf->mode == BENCH_STREAM && cf->window < cf->size)
+		usage_error(bench_progname, "--window %llu is smaller than "
+		    "-s %llu", (unsigned long long)cf->window,
+		    (unsigned long long)cf->size);
+	if ((uint64_t)cf->threads > cf->conns)
+		usage_error(bench_progname, "-T %d: more threads than the %llu "
+		    "connections", cf->threads, (unsigned long long)cf->conns);
+
+	/* Refuse what cannot work rather than half-working. */
+	nofile = bench_raise_nofile();
+	need = cf->conns + BENCH_FD_RESERVE +
+	    BENCH_FD_PER_THREAD * (uint64_t)cf->threads;
+	if (need > nofile)
+		usage_error(bench_progname, "-c %llu needs %llu open files; the "
+		    "limit is %llu (raise ulimit -n, or run several processes)",
+		    (unsigned long long)cf->conns, (unsigned long long)need,
+		    (unsigned long long)nofile);
+	ports = bench_port_range();
+	if (ports != 0 && cf->conns > ports * (cf->nsources ? cf->nsources : 1))
+		usage_error(bench_progname, "-c %llu exceeds the %llu local "
+		    "ports per source address; add --source addresses",
+		    (unsigned long long)cf->conns, (unsigned long long)ports);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct bench_stats	stats;
+	double			seconds;
+	int			status;
+
+	bench_parse_args(argc, argv);
+	log_init(bench_progname, LOG_LEVEL_INFO);
+	signal(SIGPIPE, SIG_IGN);
+	pattern_init();
+	bench_pick_target();
+
+	if (bench_run(&stats, &seconds) != 0)
+		exit(1);
+	if (bench_config.json)
+		report_json(&stats, seconds);
+	else
+		report_human(&stats, seconds);
+	status = report_exit_status(&stats);
+	free(bench_config.sources);
+	libevent_global_shutdown();
+	return (status);
+}

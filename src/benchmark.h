@@ -1,0 +1,144 @@
+/* benchmark.h: evecho-benchmark's shared declarations. */
+#ifndef EVECHO_BENCHMARK_H
+#define EVECHO_BENCHMARK_H
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "hist.h"
+
+enum bench_mode {
+	BENCH_PINGPONG,
+	BENCH_STREAM,
+	BENCH_CONNECT,
+	BENCH_HOLD,
+};
+
+struct bench_source {
+	struct sockaddr_storage	 ss;
+	socklen_t		 len;
+};
+
+/* The command line, fixed before any thread starts. */
+struct bench_config {
+	enum bench_mode		 mode;
+	const char		*target_spec;
+	struct sockaddr_storage	 target;
+	socklen_t		 target_len;
+	char			 target_name[80];
+	struct bench_source	*sources;
+	size_t			 nsources;
+	uint64_t		 conns;
+	uint64_t		 size;
+	uint64_t		 depth;
+	uint64_t		 count;		/* 0: timed run */
+	uint64_t		 duration_us;
+	uint64_t		 warmup_us;
+	uint64_t		 rate;		/* 0: closed loop */
+	uint64_t		 window;
+	uint64_t		 timeout_us;
+	int			 threads;
+	int			 json;
+	int			 quiet;
+};
+
+/* What a run counted; per thread, then merged. */
+struct bench_stats {
+	uint64_t		 messages;	/* within the measured window */
+	uint64_t		 connect_errors;
+	uint64_t		 resets;
+	uint64_t		 timeouts;
+	uint64_t		 other_errors;
+	uint64_t		 mismatches;	/* bytes that differed */
+	uint64_t		 first_bad_conn;
+	uint64_t		 first_bad_offset;
+	uint64_t		 first_bad_ns;	/* when; 0 if none yet */
+	uint64_t		 held;
+	struct hist		 hist;
+	double			 cpu_seconds;	/* the whole process's, */
+	double			 wall_seconds;	/* over the whole run */
+};
+
+/*
+ * Counters the control thread reads while workers run, for progress: each
+ * is written by its worker only, with relaxed atomic stores.
+ */
+struct bench_live {
+	uint64_t		 messages;	/* every completion, warm-up too */
+	uint64_t		 errors;
+	uint64_t		 open;		/* connections open now */
+	uint64_t		 held;
+	int			 settled;	/* hold: every connection checked */
+	int			 finished;	/* the worker's loop has ended */
+};
+
+struct bench_conn;
+
+/* One worker: an event_base, its connections and its counts. */
+struct bench_thread {
+	int			 index;
+	pthread_t		 tid;
+	struct event_base	*base;
+	struct event		*tick_ev;
+	unsigned int		 ticks;
+	struct bench_conn	*conns;		/* array of nconns */
+	uint64_t		 nconns;
+	uint64_t		 next_start;	/* first never-started conn */
+	uint64_t		 connecting;
+	uint64_t		 active;	/* connecting or open */
+	uint64_t		 unsettled;	/* hold: not yet checked */
+	uint64_t		 budget;	/* messages left to issue */
+	uint64_t		 last_ns;	/* last counted completion */
+	int			 errors_logged;
+	int			 starting;	/* in thread_start_pending */
+	unsigned char		*buf;		/* read scratch */
+	struct bench_stats	 stats;
+	struct bench_live	 live;
+};
+
+/* The run's clock, set by the control thread before workers start. */
+struct bench_clock {
+	uint64_t		 start_ns;
+	uint64_t		 measure_ns;	/* warm-up over */
+	uint64_t		 end_ns;	/* UINT64_MAX for -n and hold */
+};
+
+#define BENCH_READ_BUF		65536
+#define BENCH_TICK_MS		10
+#define BENCH_SWEEP_TICKS	10
+
+#define LIVE_ADD(field, n) \
+	__atomic_store_n(&(field), (field) + (n), __ATOMIC_RELAXED)
+#define LIVE_SET(field, v) \
+	__atomic_store_n(&(field), (v), __ATOMIC_RELAXED)
+#define LIVE_GET(field) \
+	__atomic_load_n(&(field), __ATOMIC_RELAXED)
+
+extern struct bench_config	 bench_config;
+extern struct bench_clock	 bench_clock;
+extern int			 bench_stop;
+
+/* benchmark.c */
+uint64_t	 bench_now(void);
+const char	*bench_mode_name(enum bench_mode);
+
+/* benchmark-conn.c */
+int		 bench_thread_setup(struct bench_thread *, uint64_t);
+void		 bench_thread_run(struct bench_thread *);
+void		 bench_thread_free(struct bench_thread *);
+
+/* benchmark-run.c */
+int		 bench_run(struct bench_stats *, double *);
+
+/* benchmark-report.c */
+void		 report_progress(double, double, uint64_t, uint64_t,
+		     uint64_t, const char *);
+void		 report_progress_end(void);
+void		 report_human(const struct bench_stats *, double);
+void		 report_json(const struct bench_stats *, double);
+int		 report_exit_status(const struct bench_stats *);
+
+#endif

@@ -1,0 +1,472 @@
+/*
+ * check_benchmark.c: evecho-benchmark end to end, against the real
+ * evecho-server and against corrupt-echo, a server that goes wrong on
+ * purpose.  Every run is short (well under a second of load, -c small),
+ * every wait has a deadline and every process is stopped by PID.  These
+ * tests check counts and exit statuses, never speed.
+ */
+#include <sys/types.h>
+
+#include <check.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define T_MS	15000	/* the most one benchmark run may take */
+
+static struct harness_proc	srv;
+static char			target[80];
+
+/* Start evecho-server on 127.0.0.1:0 and remember its address. */
+static void
+start_server(void)
+{
+	ck_assert_msg(harness_server_start(&srv, NULL) == 0,
+	    "evecho-server did not become ready");
+	snprintf(target, sizeof target, "%s", srv.addrs[0]);
+}
+
+/* Start corrupt-echo in mode at byte n, reading its address. */
+static void
+start_corrupt(const char *mode, const char *n)
+{
+	const char	*argv[] = { NULL, "-m", mode, "0", n, NULL };
+	static char	 path[4096];
+	const char	*dir = getenv("EVECHO_BUILDDIR");
+	char		 line[128];
+	struct pollfd	 pfd;
+	ssize_t		 got;
+	size_t		 have = 0;
+
+	snprintf(path, sizeof path, "%s/tests/corrupt-echo",
+	    dir != NULL ? dir : "..");
+	argv[0] = path;
+	ck_assert_int_eq(harness_spawn(&srv, argv), 0);
+	pfd.fd = srv.out_fd;
+	pfd.events = POLLIN;
+	while (have < sizeof line - 1 && memchr(line, '\n', have) == NULL) {
+		ck_assert_msg(poll(&pfd, 1, T_MS) == 1, "corrupt-echo silent");
+		got = read(srv.out_fd, line + have, sizeof line - 1 - have);
+		ck_assert_msg(got > 0, "corrupt-echo exited");
+		have += (size_t)got;
+	}
+	line[have] = '\0';
+	ck_assert_msg(sscanf(line, "listening on %79s", target) == 1,
+	    "corrupt-echo said '%s'", line);
+}
+
+/* Stop whichever server the test started. */
+static void
+stop_server(void)
+{
+	harness_stop(&srv, SIGTERM, T_MS);
+}
+
+/*
+ * Run evecho-benchmark with args (NULL-terminated; the target is added
+ * last unless notarget) and collect its standard output in out.  Returns
+ * its exit status.
+ */
+static int
+run_bench(char *out, size_t size, int notarget, const char *const args[])
+{
+	const char		*argv[HARNESS_MAX_ARGS + 3];
+	struct harness_proc	 p;
+	struct pollfd		 pfd;
+	int64_t			 deadline = harness_now_ms() + T_MS;
+	size_t			 have = 0;
+	ssize_t			 n;
+	int			 i = 0, rc;
+	char			 err[4096];
+
+	argv[i++] = harness_program("evecho-benchmark");
+	for (; *args != NULL && i < HARNESS_MAX_ARGS; args++)
+		argv[i++] = *args;
+	if (!notarget)
+		argv[i++] = target;
+	argv[i] = NULL;
+	ck_assert_int_eq(harness_spawn(&p, argv), 0);
+	pfd.fd = p.out_fd;
+	pfd.events = POLLIN;
+	for (;;) {
+		int left = (int)(deadline - harness_now_ms());
+
+		if (left <= 0 || poll(&pfd, 1, left) != 1)
+			break;
+		n = read(p.out_fd, out + have, size - 1 - have);
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+		if (have == size - 1)
+			break;
+	}
+	out[have] = '\0';
+	rc = harness_wait(&p, (int)(deadline - harness_now_ms() > 0 ?
+	    deadline - harness_now_ms() : 1));
+	snprintf(err, sizeof err, "%s", harness_stderr(&p, 100));
+	if (rc == -2)
+		rc = harness_stop(&p, SIGKILL, 1000);
+	else
+		harness_stop(&p, SIGKILL, 1000);	/* closes the pipes */
+	/* Shown when a test fails: what the benchmark said. */
+	fprintf(stderr, "benchmark exit %d\nstdout: %sstderr: %s\n", rc, out,
+	    err);
+	return (rc);
+}
+
+/* The number after "key": in a JSON line; fails the test if absent. */
+static double
+json_num(const char *json, const char *key)
+{
+	char		 pat[64];
+	const char	*p;
+
+	snprintf(pat, sizeof pat, "\"%s\":", key);
+	p = strstr(json, pat);
+	ck_assert_msg(p != NULL, "no %s in %s", key, json);
+	return (strtod(p + strlen(pat), NULL));
+}
+
+/* A clean result: exit 0, no errors, no mismatches, some messages. */
+static void
+assert_clean(int rc, const char *out)
+{
+	ck_assert_int_eq(rc, 0);
+	ck_assert_ptr_nonnull(strstr(out, "\"mismatches\":0,"));
+	ck_assert_ptr_nonnull(strstr(out, "\"errors\":0,"));
+	ck_assert(json_num(out, "messages") > 0);
+	ck_assert(json_num(out, "seconds") > 0);
+	ck_assert(json_num(out, "msgs_per_sec") > 0);
+	/* One line. */
+	ck_assert_ptr_eq(strchr(out, '\n'), out + strlen(out) - 1);
+}
+
+START_TEST(test_pingpong)
+{
+	static char	out[4096];
+	const char	*args[] = { "-q", "--json", "-c", "4", "-t", "0.5",
+			    "-w", "0.1", NULL };
+	int		rc;
+
+	start_server();
+	rc = run_bench(out, sizeof out, 0, args);
+	stop_server();
+	assert_clean(rc, out);
+	ck_assert_ptr_nonnull(strstr(out, "\"mode\":\"pingpong\""));
+	ck_assert(json_num(out, "connections") == 4);
+	ck_assert(json_num(out, "bytes") == json_num(out, "messages") * 64);
+	ck_assert(json_num(out, "p50") > 0);
+	ck_assert(json_num(out, "p99") >= json_num(out, "p50"));
+	ck_assert(json_num(out, "max") >= json_num(out, "p999"));
+	ck_assert(json_num(out, "conns_per_sec") == 0);
+	ck_assert(json_num(out, "held") == 0);
+}
+END_TEST
+
+/* -n gives exactly n messages, over depth, threads and odd sizes. */
+START_TEST(test_count)
+{
+	static char	out[4096];
+	const char	*a1[] = { "-q", "--json", "-c", "3", "-d", "4",
+			    "-n", "1001", NULL };
+	const char	*a2[] = { "-q", "--json", "-c", "5", "-T", "2",
+			    "-s", "70000", "-n", "37", NULL };
+	int		rc;
+
+	start_server();
+	rc = run_bench(out, sizeof out, 0, a1);
+	assert_clean(rc, out);
+	ck_assert(json_num(out, "messages") == 1001);
+	ck_assert(json_num(out, "depth") == 4);
+	rc = run_bench(out, sizeof out, 0, a2);
+	stop_server();
+	assert_clean(rc, out);
+	ck_assert(json_num(out, "messages") == 37);
+	ck_assert(json_num(out, "bytes") == 37 * 70000.0);
+	ck_assert(json_num(out, "threads") == 2);
+	ck_assert(json_num(out, "samples") == 37);
+}
+END_TEST
+
+START_TEST(test_stream)
+{
+	static char	out[4096];
+	const char	*a1[] = { "-q", "--json", "--mode", "stream", "-c", "2",
+			    "-s", "1k", "--window", "64k", "-t", "0.5", "-w",
+			    "0.1", NULL };
+	const char	*a2[] = { "-q", "--json", "--mode", "stream", "-c", "3",
+			    "-n", "5000", NULL };
+	int		rc;
+
+	start_server();
+	rc = run_bench(out, sizeof out, 0, a1);
+	assert_clean(rc, out);
+	ck_assert_ptr_nonnull(strstr(out, "\"mode\":\"stream\""));
+	ck_assert(json_num(out, "window") == 65536);
+	ck_assert(json_num(out, "mb_per_sec") > 0);
+	rc = run_bench(out, sizeof out, 0, a2);
+	stop_server();
+	assert_clean(rc, out);
+	ck_assert(json_num(out, "messages") == 5000);
+}
+END_TEST
+
+START_TEST(test_connect)
+{
+	static char	out[4096];
+	const char	*a1[] = { "-q", "--json", "--mode", "connect", "-c", "2",
+			    "-t", "0.5", "-w", "0.1", NULL };
+	const char	*a2[] = { "-q", "--json", "--mode", "connect", "-c", "3",
+			    "-n", "50", NULL };
+	int		rc;
+
+	start_server();
+	rc = run_bench(out, sizeof out, 0, a1);
+	assert_clean(rc, out);
+	ck_assert(json_num(out, "conns_per_sec") > 0);
+	ck_assert(json_num(out, "conns_per_sec") ==
+	    json_num(out, "msgs_per_sec"));
+	rc = run_bench(out, sizeof out, 0, a2);
+	stop_server();
+	assert_clean(rc, out);
+	ck_assert(json_num(out, "messages") == 50);
+}
+END_TEST
+
+START_TEST(test_hold)
+{
+	static char	out[4096];
+	const char	*args[] = { "-q", "--json", "--mode", "hold", "-c", "40",
+			    "-T", "2", "-t", "0.5", NULL };
+	int		rc;
+
+	start_server();
+	rc = run_bench(out, sizeof out, 0, args);
+	stop_server();
+	assert_clean(rc, out);
+	ck_assert(json_num(out, "held") == 40);
+	ck_assert(json_num(out, "messages") == 40);
+	ck_assert(json_num(out, "seconds") >= 0.5);
+}
+END_TEST
+
+/* Open loop: never more than the schedule allows. */
+START_TEST(test_rate)
+{
+	static char	out[4096];
+	const char	*args[] = { "-q", "--json", "-c", "2", "--rate", "2000",
+			    "-t", "0.5", "-w", "0.1", NULL };
+	int		rc;
+
+	start_server();
+	rc = run_bench(out, sizeof out, 0, args);
+	stop_server();
+	assert_clean(rc, out);
+	ck_assert(json_num(out, "rate") == 2000);
+	ck_assert(json_num(out, "messages") <= 1000 + 2);
+}
+END_TEST
+
+/* --source binds connections to other loopback addresses. */
+START_TEST(test_source)
+{
+	static char	out[4096];
+	const char	*args[] = { "-q", "--json", "-c", "4", "-n", "400",
+			    "--source", "127.0.0.2", "--source", "127.0.0.3",
+			    NULL };
+	int		rc;
+
+	start_server();
+	rc = run_bench(out, sizeof out, 0, args);
+	stop_server();
+	assert_clean(rc, out);
+	ck_assert(json_num(out, "messages") == 400);
+}
+END_TEST
+
+/* A flipped byte is caught at its offset, and the run fails. */
+START_TEST(test_corrupt_flip)
+{
+	static char	out[4096];
+	const char	*args[] = { "-q", "--json", "-c", "2", "-s", "100",
+			    "-t", "0.3", "-w", "0", NULL };
+	int		rc;
+
+	start_corrupt("flip", "1000");
+	rc = run_bench(out, sizeof out, 0, args);
+	stop_server();
+	ck_assert_int_eq(rc, 1);
+	ck_assert(json_num(out, "mismatches") == 2);	/* one per conn */
+	ck_assert(json_num(out, "offset") == 1000);
+	ck_assert_ptr_nonnull(strstr(out, "\"errors\":0,"));
+}
+END_TEST
+
+/* Without --json too: the mismatch is reported and the status is 1. */
+START_TEST(test_corrupt_human)
+{
+	static char	out[4096];
+	const char	*args[] = { "-q", "--mode", "stream", "-c", "1",
+			    "-t", "0.3", "-w", "0", NULL };
+	int		rc;
+
+	start_corrupt("flip", "100000");
+	rc = run_bench(out, sizeof out, 0, args);
+	stop_server();
+	ck_assert_int_eq(rc, 1);
+	ck_assert_ptr_nonnull(strstr(out, "mismatches  1 bytes, first on "
+	    "connection 0 at offset 100000"));
+}
+END_TEST
+
+/* A server that closes mid-run: counted as resets; exit 1. */
+START_TEST(test_reset)
+{
+	static char	out[4096];
+	const char	*args[] = { "-q", "--json", "-c", "3", "-t", "0.3",
+			    "-w", "0", NULL };
+	int		rc;
+
+	start_corrupt("close", "640");
+	rc = run_bench(out, sizeof out, 0, args);
+	stop_server();
+	ck_assert_int_eq(rc, 1);
+	ck_assert(json_num(out, "resets") == 3);
+	ck_assert(json_num(out, "errors") == 3);
+	ck_assert(json_num(out, "mismatches") == 0);
+}
+END_TEST
+
+/* A server that stops echoing: counted as timeouts; exit 1. */
+START_TEST(test_timeout)
+{
+	static char	out[4096];
+	const char	*args[] = { "-q", "--json", "-c", "2", "-t", "1",
+			    "-w", "0", "--timeout", "0.3", NULL };
+	int		rc;
+
+	start_corrupt("mute", "6400");
+	rc = run_bench(out, sizeof out, 0, args);
+	stop_server();
+	ck_assert_int_eq(rc, 1);
+	ck_assert(json_num(out, "timeouts") == 2);
+	ck_assert(json_num(out, "errors") == 2);
+}
+END_TEST
+
+/* Nobody listening: a clear message and exit 1, no report. */
+START_TEST(test_unreachable)
+{
+	static char	out[4096];
+	const char	*args[] = { "-q", "--json", "-t", "1", NULL };
+	int		port;
+
+	/* A port that was just free. */
+	start_server();
+	port = srv.ports[0];
+	stop_server();
+	snprintf(target, sizeof target, "127.0.0.1:%d", port);
+	ck_assert_int_eq(run_bench(out, sizeof out, 0, args), 1);
+	ck_assert_str_eq(out, "");
+}
+END_TEST
+
+/* Bad command lines exit 64 with one line naming the bad value. */
+START_TEST(test_usage)
+{
+	static const char *const bad[][6] = {
+		{ "-c", "0" },
+		{ "-c", "abc" },
+		{ "-c", "99999999999999999999" },
+		{ "-s", "99999999999999999999k" },
+		{ "-s", "0" },
+		{ "-s", "12q" },
+		{ "-t", "soon" },
+		{ "-d", "0" },
+		{ "-T", "0" },
+		{ "--mode", "sideways" },
+		{ "--rate", "-5" },
+		{ "--timeout", "0" },
+		{ "-n", "5", "-t", "1" },
+		{ "--rate", "10", "--mode", "stream" },
+		{ "--mode", "hold", "-n", "3" },
+		{ "--window", "1k", "--mode", "stream", "-s", "2k" },
+		{ "-c", "30000" },
+		{ "-c", "2", "-T", "3" },
+		{ "--source", "no.such.host.invalid" },
+		{ "127.0.0.1:99999" },
+		{ "127.0.0.1:1", "extra" },
+		{ "--bogus" },
+		{ "-c" },
+	};
+	struct harness_proc	p;
+	const char		*argv[8];
+	char			err[4096];
+	size_t			i, j;
+	int			rc;
+
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		argv[0] = harness_program("evecho-benchmark");
+		for (j = 0; j < 6 && bad[i][j] != NULL; j++)
+			argv[j + 1] = bad[i][j];
+		argv[j + 1] = NULL;
+		ck_assert_int_eq(harness_spawn(&p, argv), 0);
+		rc = harness_wait(&p, T_MS);
+		snprintf(err, sizeof err, "%s", harness_stderr(&p, 1000));
+		harness_stop(&p, SIGKILL, 1000);
+		ck_assert_msg(rc == 64, "%s %s: exit %d, said %s", bad[i][0],
+		    bad[i][1] != NULL ? bad[i][1] : "", rc, err);
+		ck_assert_msg(strchr(err, '\n') == err + strlen(err) - 1,
+		    "%s: not one line: %s", bad[i][0], err);
+		ck_assert_msg(strncmp(err, "evecho-benchmark: ", 18) == 0,
+		    "%s: %s", bad[i][0], err);
+	}
+}
+END_TEST
+
+static Suite *
+benchmark_suite(void)
+{
+	Suite	*s = suite_create("benchmark");
+	TCase	*tc;
+
+	tc = tcase_create("modes");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_pingpong);
+	tcase_add_test(tc, test_count);
+	tcase_add_test(tc, test_stream);
+	tcase_add_test(tc, test_connect);
+	tcase_add_test(tc, test_hold);
+	tcase_add_test(tc, test_rate);
+	tcase_add_test(tc, test_source);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("failures");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_corrupt_flip);
+	tcase_add_test(tc, test_corrupt_human);
+	tcase_add_test(tc, test_reset);
+	tcase_add_test(tc, test_timeout);
+	tcase_add_test(tc, test_unreachable);
+	tcase_add_test(tc, test_usage);
+	suite_add_tcase(s, tc);
+	return (s);
+}
+
+int
+main(void)
+{
+	SRunner	*sr = srunner_create(benchmark_suite());
+	int	 failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return (failed == 0 ? 0 : 1);
+}
