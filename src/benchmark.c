@@ -138,22 +138,6 @@ bench_usage(void)
 	    bench_progname);
 }
 
-/* Raise the open-file limit to its hard maximum; return the limit. */
-static uint64_t
-bench_raise_nofile(void)
-{
-	struct rlimit	rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-		return (1024);
-	if (rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
-			getrlimit(RLIMIT_NOFILE, &rl);
-	}
-	return (rl.rlim_cur == RLIM_INFINITY ? 1048576 : (uint64_t)rl.rlim_cur);
-}
-
 /* How many local ports the kernel hands out, or 0 if unknown. */
 static uint64_t
 bench_port_range(void)
@@ -417,7 +401,7 @@ bench_parse_args(int argc, char **argv)
 		    "connections", cf->threads, (unsigned long long)cf->conns);
 
 	/* Refuse what cannot work rather than half-working. */
-	nofile = bench_raise_nofile();
+	nofile = sock_raise_nofile();
 	need = cf->conns + BENCH_FD_RESERVE +
 	    BENCH_FD_PER_THREAD * (uint64_t)cf->threads;
 	if (need > nofile)

@@ -7,7 +7,6 @@
  * had already sent before the process exits.
  */
 #include <sys/types.h>
-#include <sys/resource.h>
 
 #include <getopt.h>
 #include <signal.h>
@@ -20,6 +19,7 @@
 #include "addr.h"
 #include "log.h"
 #include "parse.h"
+#include "sock.h"
 #include "server.h"
 
 /* Descriptors kept back from --max-conns: listeners, logs, libevent. */
@@ -85,22 +85,6 @@ server_usage(void)
 "command line.\n", server_progname, SERVER_FD_RESERVE);
 }
 
-/* Raise the open-file limit to its hard maximum; return the limit. */
-static uint64_t
-server_raise_nofile(void)
-{
-	struct rlimit	rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-		return (1024);
-	if (rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
-			getrlimit(RLIMIT_NOFILE, &rl);
-	}
-	return (rl.rlim_cur == RLIM_INFINITY ? 1048576 : (uint64_t)rl.rlim_cur);
-}
-
 /* Parse the command line into server_config; exit 64 on a bad one. */
 static void
 server_parse_args(int argc, char **argv, int *verbosity)
@@ -109,7 +93,7 @@ server_parse_args(int argc, char **argv, int *verbosity)
 	char		*cause;
 	int		 ch, max_conns_set = 0;
 
-	nofile = server_raise_nofile();
+	nofile = sock_raise_nofile();
 	server_config.max_pending = 1 << 20;
 	server_config.drain_timeout_us = 10 * 1000000ULL;
 	server_config.backlog = 4096;

@@ -1,5 +1,6 @@
 /* sock.c: non-blocking TCP connects, for the client and the benchmark. */
 #include <sys/types.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <netinet/in.h>
@@ -75,4 +76,24 @@ sock_connect_result(int fd)
 		return (-1);
 	}
 	return (0);
+}
+
+/*
+ * Raise the open-file limit to its hard maximum and return it: every
+ * connection is a descriptor, and the soft default (often 1024) is far
+ * below what an echo server or a load generator wants.
+ */
+uint64_t
+sock_raise_nofile(void)
+{
+	struct rlimit	rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return (1024);
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	return (rl.rlim_cur == RLIM_INFINITY ? 1048576 : (uint64_t)rl.rlim_cur);
 }

@@ -1,13 +1,16 @@
-/* sock.h: small socket helpers shared by the client programs. */
+/* sock.h: small socket and descriptor helpers shared by the programs. */
 #ifndef EVECHO_SOCK_H
 #define EVECHO_SOCK_H
 
 #include <sys/types.h>
 #include <sys/socket.h>
 
+#include <stdint.h>
+
 int	sock_connect_start(const struct sockaddr *dst, socklen_t dstlen,
 	    const struct sockaddr *src, socklen_t srclen, char **cause);
 int	sock_connect_result(int fd);
 int	sock_set_nodelay(int fd);
+uint64_t sock_raise_nofile(void);
 
 #endif
