@@ -71,7 +71,7 @@ server_usage(void)
 "      --backlog=N          listen backlog, capped by the kernel (default 4096)\n"
 "      --reuse-port         set SO_REUSEPORT, so several servers can share a\n"
 "                           port (one process each)\n"
-"  -v, --verbose            log more (twice: every connection)\n"
+"  -v, --verbose            debug: log every connection and why it closed\n"
 "  -q, --quiet              log only warnings and errors\n"
 "  -h, --help               show this help and exit\n"
 "  -V, --version            show the version and exit\n"
