@@ -27,6 +27,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -205,9 +206,9 @@ def cmd_measure(args):
     before = proc_sample(pid)
     load0 = children_cpu()
     t0 = time.monotonic()
-    err = open(args.stderr, "ab") if args.stderr else subprocess.DEVNULL
-    procs = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=err)
-             for c in cmds]
+    errs = [tempfile.TemporaryFile() for _ in cmds]
+    procs = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=e)
+             for c, e in zip(cmds, errs)]
     rss_peak = before["rss"]
     # Sample RSS while the load runs: a hold test's peak is its answer.
     while any(p.poll() is None for p in procs):
@@ -219,8 +220,18 @@ def cmd_measure(args):
     wall = time.monotonic() - t0
     after = proc_sample(pid)
     load_cpu = children_cpu() - load0
-    if err is not subprocess.DEVNULL:
-        err.close()
+    # Keep the benchmark's complaints, and the last one for the progress.
+    last_err = ""
+    for e in errs:
+        e.seek(0)
+        text = e.read()
+        e.close()
+        if text and args.stderr:
+            with open(args.stderr, "ab") as f:
+                f.write(text)
+        lines = text.decode(errors="replace").strip().splitlines()
+        if lines:
+            last_err = lines[-1]
 
     reports, rcs = [], []
     for p in procs:
@@ -263,6 +274,8 @@ def cmd_measure(args):
                 before["rss"] is not None and rss_peak is not None:
             rec["mem_per_conn"] = (rss_peak - before["rss"]) / b["held"]
     rec["server_alive"] = pid is None or alive(pid)
+    if last_err:
+        rec["stderr"] = last_err[:300]
 
     with open(args.runs, "a") as f:
         f.write(json.dumps(rec, sort_keys=True) + "\n")
@@ -275,7 +288,9 @@ def one_line(rec):
     """A progress line for one run."""
     b = rec.get("bench")
     if not b:
-        return "no report (exit %s)" % rec["rc"]
+        return "no report (exit %s)%s" % (
+            " ".join(str(c) for c in rec["rc"]),
+            ": " + rec["stderr"] if rec.get("stderr") else "")
     mode = rec.get("mode")
     if mode == "hold":
         s = "held %d" % b.get("held", 0)
@@ -285,6 +300,10 @@ def one_line(rec):
         s = "%s conns/s" % si(b.get("conns_per_sec"))
         if rec.get("server_us_per_conn") is not None:
             s += ", server %.1f us/conn" % rec["server_us_per_conn"]
+    elif mode == "stream":
+        s = "%s MB/s" % num(b.get("mb_per_sec"))
+        if rec.get("server_us_per_msg") is not None:
+            s += ", server %.2f us/msg" % rec["server_us_per_msg"]
     else:
         s = "%s msgs/s, p99 %s us" % (si(b.get("msgs_per_sec")),
                                       num(b["latency_us"].get("p99")))
@@ -498,7 +517,9 @@ def markdown(rows, servers, meta):
         if meta.get(key):
             out.append("- %s: %s" % (title, meta[key]))
     for s in servers:
-        out.append("- Server `%s`: `%s`" % (s, meta.get("server." + s, "?")))
+        note = meta.get("note." + s)
+        out.append("- Server `%s`: `%s`%s" % (s, meta.get("server." + s, "?"),
+                                             ", " + note if note else ""))
     out += [
         "",
         "Each figure is the median over the repeats of that figure.  "

@@ -370,11 +370,15 @@ size_arg() {
 # Run one point against server $1; the rest are labels.
 run_point() {
 	local i=$1 test=$2 mode=$3 size=$4 conns=$5 depth=$6 rep=$7
-	local per procs left n k limit warm=$warmup host=${hosts[i]}
-	local -a argv=() sources=()
-	if [ "$mode" = connect ] || [ "$mode" = hold ]; then
-		warm=0s
-	fi
+	local per procs left n k limit host=${hosts[i]}
+	local -a argv=() sources=() warm=(-w "$warmup") deep=()
+	# Connect runs count from the start, so that server CPU and the
+	# connections counted span the same time; hold has no warm-up.
+	case $mode in
+	connect) warm=(-w 0s) ;;
+	hold) warm=() ;;
+	esac
+	[ "$mode" != pingpong ] || deep=(-d "$depth")
 	# Spread many connections, and connect churn, over source addresses
 	# so the ephemeral ports of one address never run short.
 	if [[ $host == 127.* ]] && { [ "$conns" -ge 1000 ] || [ "$mode" = connect ]; }; then
@@ -392,8 +396,8 @@ run_point() {
 		left=$((left - n))
 		[ $k -eq 0 ] || argv+=(";;")
 		argv+=(timeout -k 5 "$limit" "${load_pin[@]}" "$bench_bin" -q --json
-		    --mode "$mode" -c "$n" -s "$(size_arg "$size")" -d "$depth"
-		    -t "$duration" -w "$warm" -T "$threads" "${sources[@]}"
+		    --mode "$mode" -c "$n" -s "$(size_arg "$size")" "${deep[@]}"
+		    -t "$duration" "${warm[@]}" -T "$threads" "${sources[@]}"
 		    "$host:${ports[i]}")
 	done
 	"$python" "$helper" measure --runs "$runs" --pid "${mpid[i]:-0}" \
@@ -442,6 +446,13 @@ meta=(--meta "date=$(date '+%Y-%m-%d %H:%M')"
     --meta "repeats=$repeat")
 for i in "${!names[@]}"; do
 	meta+=(--meta "server.${names[i]}=${cmds[i]}")
+	if [ "${kinds[i]}" != target ]; then
+		continue
+	elif [ -n "${mpid[i]}" ]; then
+		meta+=(--meta "note.${names[i]}=already running (pid ${mpid[i]}); its memory per connection is measured without a restart")
+	else
+		meta+=(--meta "note.${names[i]}=already running, its process not visible here: no CPU or memory figures")
+	fi
 done
 "$python" "$helper" report "$out" --servers "$(
 	IFS=,
