@@ -157,6 +157,28 @@ def proc_sample(pid):
     return out
 
 
+def count_fds(pid):
+    """Descriptors pid has open, or None."""
+    try:
+        return len(os.listdir("/proc/%d/fd" % pid))
+    except (OSError, TypeError):
+        return None
+
+
+def settle(pid, limit=10.0):
+    """Wait (at most limit seconds) until pid has used no CPU for 0.1 s."""
+    if pid is None:
+        return
+    deadline = time.monotonic() + limit
+    last = proc_sample(pid)["cpu"]
+    while last is not None and time.monotonic() < deadline:
+        time.sleep(0.1)
+        now = proc_sample(pid)["cpu"]
+        if now == last:
+            return
+        last = now
+
+
 def children_cpu():
     """CPU seconds used by every child (and grandchild) reaped so far."""
     r = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -203,21 +225,34 @@ def cmd_measure(args):
         fail("measure: no command")
     pid = args.pid if args.pid and alive(args.pid) else None
 
+    hold = labels.get("mode") == "hold"
+    settle(pid)
     before = proc_sample(pid)
+    fds_before = count_fds(pid) if hold else None
     load0 = children_cpu()
     t0 = time.monotonic()
     errs = [tempfile.TemporaryFile() for _ in cmds]
     procs = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=e)
              for c, e in zip(cmds, errs)]
     rss_peak = before["rss"]
-    # Sample RSS while the load runs: a hold test's peak is its answer.
+    fds_max, rss_held = fds_before, None
     while any(p.poll() is None for p in procs):
         if pid is not None:
             rss = proc_sample(pid)["rss"]
             if rss is not None and (rss_peak is None or rss > rss_peak):
                 rss_peak = rss
+            # Holding: the RSS at the last sample with the most descriptors
+            # open, i.e. every connection up and settled, before teardown
+            # (closing briefly allocates a buffer per connection).
+            fds = count_fds(pid) if hold else None
+            if fds is not None and fds_max is not None and fds >= fds_max:
+                fds_max, rss_held = fds, rss
         time.sleep(0.05)
     wall = time.monotonic() - t0
+    at_exit = proc_sample(pid)
+    # Closing thousands of connections takes the server a while: count it
+    # here, not in the next run.
+    settle(pid)
     after = proc_sample(pid)
     load_cpu = children_cpu() - load0
     # Keep the benchmark's complaints, and the last one for the progress.
@@ -254,7 +289,8 @@ def cmd_measure(args):
     if pid is not None and before["cpu"] is not None and after["cpu"] is not None:
         cpu = after["cpu"] - before["cpu"]
         rec["server_cpu_s"] = cpu
-        rec["server_cpu_pct"] = 100.0 * cpu / wall if wall else None
+        if at_exit["cpu"] is not None and wall:
+            rec["server_cpu_pct"] = 100.0 * (at_exit["cpu"] - before["cpu"]) / wall
         size = int(labels.get("size", 0)) or None
         if before["wchar"] is not None and after["wchar"] is not None and size:
             # Messages the server echoed over the same span as its CPU time,
@@ -270,9 +306,12 @@ def cmd_measure(args):
                 rec["server_us_per_conn"] = 1e6 * cpu / conns
         rec["rss_before"] = before["rss"]
         rec["rss_peak"] = rss_peak
-        if b and labels.get("mode") == "hold" and b.get("held") and \
-                before["rss"] is not None and rss_peak is not None:
-            rec["mem_per_conn"] = (rss_peak - before["rss"]) / b["held"]
+        if hold and rss_held is not None and before["rss"] is not None and \
+                fds_max > fds_before:
+            rec["rss_held"] = rss_held
+            rec["server_held"] = fds_max - fds_before
+            rec["mem_per_conn"] = (rss_held - before["rss"]) / \
+                (fds_max - fds_before)
     rec["server_alive"] = pid is None or alive(pid)
     if last_err:
         rec["stderr"] = last_err[:300]
@@ -340,6 +379,8 @@ COLUMNS = [
     ("server_cpu_pct", lambda r: r.get("server_cpu_pct")),
     ("load_cpu_pct", lambda r: r.get("load_cpu_pct")),
     ("mem_bytes_per_conn", lambda r: r.get("mem_per_conn")),
+    ("server_held", lambda r: r.get("server_held")),
+    ("server_rss_held", lambda r: r.get("rss_held")),
     ("server_rss_peak", lambda r: r.get("rss_peak")),
     ("errors", lambda r: r["bench"].get("errors")),
     ("connect_errors", lambda r: r["bench"].get("connect_errors")),
@@ -474,7 +515,7 @@ def cells(test, row):
         return [si(row.get("conns_per_sec")), lat,
                 num(row.get("server_us_per_conn")), cpu]
     if test == "hold":
-        rss = row.get("server_rss_peak")
+        rss = row.get("server_rss_held")
         return [si(row.get("held")), num(row.get("mem_bytes_per_conn")),
                 num(rss / 1048576.0) if rss is not None else "–"]
     return [si(row.get("msgs_per_sec")), lat,
@@ -523,21 +564,23 @@ def markdown(rows, servers, meta):
     out += [
         "",
         "Each figure is the median over the repeats of that figure.  "
-        "*CPU µs/msg* is the server's utime+stime (/proc/PID/stat) over the "
-        "whole benchmark run, warm-up, connects and closes included, divided "
-        "by the messages it echoed in that span (bytes written, from "
-        "/proc/PID/io, ÷ message size): unlike msgs/s it does not depend on "
-        "the load generator keeping up.  *CPU % srv/load* is the server's "
-        "and the benchmark's CPU time over the run's wall time (100 = one "
-        "core busy); a load near 100 means the benchmark, not the server, "
-        "set the pace.  *B/conn* is the server's RSS while the connections "
-        "are held less its RSS before, ÷ connections, on a freshly started "
-        "server.",
+        "*CPU µs/msg* is the server's utime+stime (/proc/PID/stat) from "
+        "idle before a run until idle again after it (connects, warm-up "
+        "and closes included), divided by the messages it echoed in that "
+        "span (bytes it wrote, from /proc/PID/io, ÷ message size): unlike "
+        "msgs/s it does not depend on the load generator keeping up.  "
+        "*CPU µs/conn* (connect) divides the same CPU time by the "
+        "connections made.  *CPU % srv/load* is the server's and the "
+        "benchmark's CPU time over the benchmark's wall time (100 = one core "
+        "busy): a load near 100 means the benchmark, not the server, set the "
+        "pace.  *B/conn* is the server's VmRSS with every connection open "
+        "less its RSS before, ÷ the connections it held (its descriptor "
+        "count), on a freshly started server; *RSS MiB* is that RSS.",
     ]
     if len(servers) > 1:
-        out.append("Ratios are `%s` ÷ the other server: above 1× means "
-                   "more throughput, or more CPU or memory, for `%s`." %
-                   (base, base))
+        out += ["", "Ratios are `%s` ÷ the other server: above 1× means "
+                "more throughput, or more CPU or memory, for `%s`." %
+                (base, base)]
     by_key = {}
     for row in rows:
         by_key[(row["server"], row["test"], row["size"], row["conns"],

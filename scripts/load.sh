@@ -52,6 +52,11 @@ of the build tree.
                       ./src/evecho-server)
   --benchmark PATH    the load generator (default \$EVECHO_BENCHMARK or
                       ./src/evecho-benchmark)
+  --source ADDR       pass --source ADDR to the benchmark: bind its
+                      connections to ADDR (e.g. 127.0.0.2); repeatable.
+                      Only when ephemeral ports run short: explicitly bound
+                      ports stay out of every connect's reach while in
+                      TIME_WAIT, so connect runs slow down
   --no-pin            do not pin server and load to separate CPUs
   -h, --help          show this help and exit
 
@@ -94,7 +99,7 @@ seconds() {
 target="" out="" matrix="" repeat="" duration="" warmup="" pin=1
 server_bin=${EVECHO_SERVER:-./src/evecho-server}
 bench_bin=${EVECHO_BENCHMARK:-./src/evecho-benchmark}
-vs=()
+vs=() source=()
 while [ $# -gt 0 ]; do
 	opt=$1 val="" has_val=0
 	case $opt in
@@ -102,7 +107,7 @@ while [ $# -gt 0 ]; do
 	esac
 	case $opt in
 	--target | --vs | --out | --matrix | --repeat | --duration | --warmup | \
-	    --server | --benchmark)
+	    --server | --benchmark | --source)
 		if [ $has_val -eq 0 ]; then
 			[ $# -ge 2 ] || bad_usage "$opt needs a value"
 			val=$2
@@ -150,6 +155,11 @@ while [ $# -gt 0 ]; do
 		warmup=$val
 		;;
 	--server) server_bin=$val ;;
+	--source)
+		[[ $val =~ ^[0-9a-fA-F.:]+$ ]] ||
+			bad_usage "--source wants an address, not '$val'"
+		source+=("$val")
+		;;
 	--benchmark) bench_bin=$val ;;
 	--no-pin) pin=0 ;;
 	-h | --help)
@@ -169,7 +179,7 @@ esac
 dur_s=$(seconds "$duration")
 if [ -z "$warmup" ]; then
 	warmup=$(awk -v d="$dur_s" 'BEGIN { w = d / 3; if (w > 1) w = 1;
-	    printf "%gs", w }')
+	    printf "%.0fms", w * 1000 }')
 fi
 [[ $warmup =~ [a-z]$ ]] || warmup=${warmup}s
 warm_s=$(seconds "$warmup")
@@ -379,11 +389,9 @@ run_point() {
 	hold) warm=() ;;
 	esac
 	[ "$mode" != pingpong ] || deep=(-d "$depth")
-	# Spread many connections, and connect churn, over source addresses
-	# so the ephemeral ports of one address never run short.
-	if [[ $host == 127.* ]] && { [ "$conns" -ge 1000 ] || [ "$mode" = connect ]; }; then
-		sources=(--source 127.0.0.2 --source 127.0.0.3 --source 127.0.0.4 --source 127.0.0.5)
-	fi
+	for k in "${source[@]}"; do
+		sources+=(--source "$k")
+	done
 	# One benchmark process holds at most the open-file limit less a reserve.
 	per=$((fd_limit - 100))
 	procs=$(((conns + per - 1) / per))
@@ -400,7 +408,7 @@ run_point() {
 		    -t "$duration" "${warm[@]}" -T "$threads" "${sources[@]}"
 		    "$host:${ports[i]}")
 	done
-	"$python" "$helper" measure --runs "$runs" --pid "${mpid[i]:-0}" \
+	"${load_pin[@]}" "$python" "$helper" measure --runs "$runs" --pid "${mpid[i]:-0}" \
 	    --stderr "$out/benchmark.stderr" \
 	    --label "server=${names[i]}" --label "test=$test" \
 	    --label "mode=$mode" --label "size=$size" --label "conns=$conns" \
@@ -440,9 +448,9 @@ done
 meta=(--meta "date=$(date '+%Y-%m-%d %H:%M')"
     --meta "host=$(uname -sr), $ncpu CPU(s) ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), open-file limit $fd_limit"
     --meta "pinning=$pinning" --meta "pinning_short=$pinning_short"
-    --meta "benchmark=\`$bench_bin\`, one process per $((fd_limit - 100)) connections"
+    --meta "benchmark=\`$bench_bin\`, one process per $((fd_limit - 100)) connections${source[*]:+, sources ${source[*]}}"
     --meta "matrix=$matrix (${#points[@]} points)"
-    --meta "timing=$duration measured after $warmup warm-up (none for connect and hold), $repeat repeats per point, servers interleaved"
+    --meta "timing=$duration measured after $warmup warm-up (none for connect and hold), $repeat run(s) per point, servers interleaved"
     --meta "repeats=$repeat")
 for i in "${!names[@]}"; do
 	meta+=(--meta "server.${names[i]}=${cmds[i]}")
