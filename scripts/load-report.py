@@ -179,6 +179,36 @@ def settle(pid, limit=10.0):
         last = now
 
 
+def process_cpu():
+    """CPU seconds of every process, children reaped included, by identity.
+
+    The key is (pid, start time), so a reused pid is a new process.  Work
+    of a process that starts and ends between two readings is seen through
+    its parent's reaped-children time.
+    """
+    out = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as f:
+                field = f.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        # utime stime cutime cstime are fields 14-17, starttime 22.
+        out[(int(name), field[19])] = sum(int(x) for x in field[11:15]) / CLK_TCK
+    return out
+
+
+def others_cpu(before, after, exclude):
+    """CPU seconds used between two process_cpu() readings, except pids."""
+    total = 0.0
+    for key, cpu in after.items():
+        if key[0] not in exclude:
+            total += cpu - before.get(key, 0.0)
+    return total
+
+
 def children_cpu():
     """CPU seconds used by every child (and grandchild) reaped so far."""
     r = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -230,6 +260,7 @@ def cmd_measure(args):
     before = proc_sample(pid)
     fds_before = count_fds(pid) if hold else None
     load0 = children_cpu()
+    others0 = process_cpu()
     t0 = time.monotonic()
     errs = [tempfile.TemporaryFile() for _ in cmds]
     procs = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=e)
@@ -249,6 +280,8 @@ def cmd_measure(args):
                 fds_max, rss_held = fds, rss
         time.sleep(0.05)
     wall = time.monotonic() - t0
+    # Everyone else's CPU meanwhile; the benchmark's is in our children's.
+    other = others_cpu(others0, process_cpu(), {os.getpid(), pid})
     at_exit = proc_sample(pid)
     # Closing thousands of connections takes the server a while: count it
     # here, not in the next run.
@@ -312,6 +345,8 @@ def cmd_measure(args):
             rec["server_held"] = fds_max - fds_before
             rec["mem_per_conn"] = (rss_held - before["rss"]) / \
                 (fds_max - fds_before)
+    # What else ran meanwhile: other users of a shared machine show here.
+    rec["other_cpu_pct"] = max(0.0, 100.0 * other / wall) if wall else None
     rec["server_alive"] = pid is None or alive(pid)
     if last_err:
         rec["stderr"] = last_err[:300]
@@ -348,6 +383,8 @@ def one_line(rec):
                                       num(b["latency_us"].get("p99")))
         if rec.get("server_us_per_msg") is not None:
             s += ", server %.2f us/msg" % rec["server_us_per_msg"]
+    if (rec.get("other_cpu_pct") or 0) >= 20:
+        s += " (other work used %.0f%% CPU)" % rec["other_cpu_pct"]
     errs = problems(b)
     if errs:
         s += ", " + errs
@@ -378,6 +415,7 @@ COLUMNS = [
     ("server_us_per_conn", lambda r: r.get("server_us_per_conn")),
     ("server_cpu_pct", lambda r: r.get("server_cpu_pct")),
     ("load_cpu_pct", lambda r: r.get("load_cpu_pct")),
+    ("other_cpu_pct", lambda r: r.get("other_cpu_pct")),
     ("mem_bytes_per_conn", lambda r: r.get("mem_per_conn")),
     ("server_held", lambda r: r.get("server_held")),
     ("server_rss_held", lambda r: r.get("rss_held")),
@@ -485,6 +523,11 @@ def num(v, unit=""):
     return "%.2f%s" % (v, unit)
 
 
+def pct(v):
+    """A percentage, whole."""
+    return "–" if v is None else "%.0f" % v
+
+
 def size_text(size):
     """64 -> 64 B, 4096 -> 4 KiB."""
     size = int(size)
@@ -505,8 +548,8 @@ def cells(test, row):
         return ["–"] * len(heads(test))
     if row["runs"] == 0:
         return ["failed"] + ["–"] * (len(heads(test)) - 1)
-    cpu = "%s / %s" % (num(row.get("server_cpu_pct")),
-                       num(row.get("load_cpu_pct")))
+    cpu = "%s / %s / %s" % tuple(pct(row.get(k)) for k in (
+        "server_cpu_pct", "load_cpu_pct", "other_cpu_pct"))
     lat = "%s / %s" % (num(row.get("lat_p50_us")), num(row.get("lat_p99_us")))
     if test == "stream":
         return [num(row.get("mb_per_sec")), num(row.get("server_us_per_msg")),
@@ -525,12 +568,12 @@ def cells(test, row):
 def heads(test):
     """Column titles of the per-server cells, by test."""
     if test == "stream":
-        return ["MB/s", "CPU µs/msg", "CPU % srv/load"]
+        return ["MB/s", "CPU µs/msg", "CPU % srv/load/other"]
     if test == "connect":
-        return ["conns/s", "p50/p99 µs", "CPU µs/conn", "CPU % srv/load"]
+        return ["conns/s", "p50/p99 µs", "CPU µs/conn", "CPU % srv/load/other"]
     if test == "hold":
         return ["held", "B/conn", "RSS MiB"]
-    return ["msgs/s", "p50/p99 µs", "CPU µs/msg", "CPU % srv/load"]
+    return ["msgs/s", "p50/p99 µs", "CPU µs/msg", "CPU % srv/load/other"]
 
 
 def ratio_cells(test, base, other):
@@ -570,10 +613,14 @@ def markdown(rows, servers, meta):
         "span (bytes it wrote, from /proc/PID/io, ÷ message size): unlike "
         "msgs/s it does not depend on the load generator keeping up.  "
         "*CPU µs/conn* (connect) divides the same CPU time by the "
-        "connections made.  *CPU % srv/load* is the server's and the "
-        "benchmark's CPU time over the benchmark's wall time (100 = one core "
-        "busy): a load near 100 means the benchmark, not the server, set the "
-        "pace.  *B/conn* is the server's VmRSS with every connection open "
+        "connections made; both include the kernel's TCP work done in the "
+        "server's context.  *CPU % srv/load/other* is the CPU time of the "
+        "server, of the benchmark and of every other process over the "
+        "benchmark's wall time (100 = one core busy): a load near 100 "
+        "means the benchmark, not the server, set the pace, and a large "
+        "*other* means someone else's work shared the CPUs, so that row's "
+        "rates and latencies are not to be trusted (its CPU µs/msg is "
+        "much less affected).  *B/conn* is the server's VmRSS with every connection open "
         "less its RSS before, ÷ the connections it held (its descriptor "
         "count), on a freshly started server; *RSS MiB* is that RSS.",
     ]
@@ -672,14 +719,16 @@ def gnuplot_scripts(rows, servers, outdir, meta):
         "set key outside right top",
         "set format x '%g'",
     ]
-    colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e",
-              "#8c564b"]
+    # A hue per server, dark for the smallest message size, light after.
+    colors = [("#1f4e99", "#6fa8f0"), ("#b2182b", "#f4897b"),
+              ("#1b7837", "#7fcf8f"), ("#6a3d9a", "#b49bd6"),
+              ("#b35806", "#f6b26b")]
     sizes = sorted({size for _, size, _ in series})
 
     def style(s, size, dash=1):
-        color = colors[servers.index(s) % len(colors)]
-        point = 7 if sizes.index(size) == 0 else 5
-        return "lc rgb '%s' pt %d dt %d lw 2" % (color, point, dash)
+        pair = colors[servers.index(s) % len(colors)]
+        k = min(sizes.index(size), 1)
+        return "lc rgb '%s' pt %d dt %d lw 2" % (pair[k], (7, 5)[k], dash)
 
     plots = []
     # Throughput.
@@ -701,9 +750,10 @@ def gnuplot_scripts(rows, servers, outdir, meta):
         "set output 'latency.png'",
         "set title \"Ping-pong round-trip latency vs connections "
         "(solid p99, dashed p50)\\n{/*0.8 %s}\"" % subtitle,
-        "set ylabel 'round-trip latency, µs (log scale)'",
+        "set ylabel 'round-trip latency (log scale)'",
         "set logscale y 10",
-        "set format y '%g'",
+        "set ytics ('1 µs' 1, '10 µs' 10, '100 µs' 100, '1 ms' 1000, "
+        "'10 ms' 10000, '100 ms' 100000, '1 s' 1000000, '10 s' 10000000)",
         "plot " + ", \\\n     ".join(
             ["'%s' using 1:4 with linespoints %s title '%s, %s p99'"
              % (name, style(s, size), s, size_text(size))
