@@ -383,6 +383,8 @@ def one_line(rec):
                                       num(b["latency_us"].get("p99")))
         if rec.get("server_us_per_msg") is not None:
             s += ", server %.2f us/msg" % rec["server_us_per_msg"]
+    if rec.get("procs", 1) > 1:
+        s += " [%d benchmark processes]" % rec["procs"]
     if (rec.get("other_cpu_pct") or 0) >= 20:
         s += " (other work used %.0f%% CPU)" % rec["other_cpu_pct"]
     errs = problems(b)
@@ -624,6 +626,12 @@ def markdown(rows, servers, meta):
         "less its RSS before, ÷ the connections it held (its descriptor "
         "count), on a freshly started server; *RSS MiB* is that RSS.",
     ]
+    split = sorted({int(r["conns"]) for r in rows if r["procs"] > 1})
+    if split:
+        out += ["", "At %s connections the load came from several benchmark "
+                "processes: their rates add up, and each latency percentile "
+                "shown is the largest of the processes' (an upper bound)." %
+                ", ".join(str(c) for c in split)]
     if len(servers) > 1:
         out += ["", "Ratios are `%s` ÷ the other server: above 1× means "
                 "more throughput, or more CPU or memory, for `%s`." %

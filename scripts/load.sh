@@ -57,6 +57,8 @@ of the build tree.
                       Only when ephemeral ports run short: explicitly bound
                       ports stay out of every connect's reach while in
                       TIME_WAIT, so connect runs slow down
+  --per-process N     connections per benchmark process; more start more
+                      processes (default the open-file limit less 100)
   --no-pin            do not pin server and load to separate CPUs
   -h, --help          show this help and exit
 
@@ -96,7 +98,7 @@ seconds() {
 	fi
 }
 
-target="" out="" matrix="" repeat="" duration="" warmup="" pin=1
+target="" out="" matrix="" repeat="" duration="" warmup="" pin=1 per_proc=""
 server_bin=${EVECHO_SERVER:-./src/evecho-server}
 bench_bin=${EVECHO_BENCHMARK:-./src/evecho-benchmark}
 vs=() source=()
@@ -107,7 +109,7 @@ while [ $# -gt 0 ]; do
 	esac
 	case $opt in
 	--target | --vs | --out | --matrix | --repeat | --duration | --warmup | \
-	    --server | --benchmark | --source)
+	    --server | --benchmark | --source | --per-process)
 		if [ $has_val -eq 0 ]; then
 			[ $# -ge 2 ] || bad_usage "$opt needs a value"
 			val=$2
@@ -161,6 +163,11 @@ while [ $# -gt 0 ]; do
 		source+=("$val")
 		;;
 	--benchmark) bench_bin=$val ;;
+	--per-process)
+		[[ $val =~ ^[1-9][0-9]{0,6}$ ]] ||
+			bad_usage "--per-process wants a count of connections, not '$val'"
+		per_proc=$val
+		;;
 	--no-pin) pin=0 ;;
 	-h | --help)
 		usage
@@ -247,6 +254,8 @@ runs=$out/runs.jsonl
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 fd_limit=$(ulimit -n)
 [ "$fd_limit" = unlimited ] && fd_limit=1048576
+# One benchmark process holds at most the open-file limit less a reserve.
+per_proc=${per_proc:-$((fd_limit - 100))}
 
 # Servers on CPU 0, the load on the others, when there are two or more.
 ncpu=$(getconf _NPROCESSORS_ONLN 2>/dev/null || nproc)
@@ -380,7 +389,7 @@ size_arg() {
 # Run one point against server $1; the rest are labels.
 run_point() {
 	local i=$1 test=$2 mode=$3 size=$4 conns=$5 depth=$6 rep=$7
-	local per procs left n k limit host=${hosts[i]}
+	local procs left n k limit host=${hosts[i]}
 	local -a argv=() sources=() warm=(-w "$warmup") deep=()
 	# Connect runs count from the start, so that server CPU and the
 	# connections counted span the same time; hold has no warm-up.
@@ -392,9 +401,7 @@ run_point() {
 	for k in "${source[@]}"; do
 		sources+=(--source "$k")
 	done
-	# One benchmark process holds at most the open-file limit less a reserve.
-	per=$((fd_limit - 100))
-	procs=$(((conns + per - 1) / per))
+	procs=$(((conns + per_proc - 1) / per_proc))
 	limit=$(awk -v d="$dur_s" -v w="$warm_s" -v c="$conns" \
 	    'BEGIN { printf "%d", d + w + 20 + c / 500 + 0.999 }')
 	[[ $host == *:* ]] && host="[$host]"
@@ -448,7 +455,7 @@ done
 meta=(--meta "date=$(date '+%Y-%m-%d %H:%M')"
     --meta "host=$(uname -sr), $ncpu CPU(s) ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), open-file limit $fd_limit"
     --meta "pinning=$pinning" --meta "pinning_short=$pinning_short"
-    --meta "benchmark=\`$bench_bin\`, one process per $((fd_limit - 100)) connections${source[*]:+, sources ${source[*]}}"
+    --meta "benchmark=\`$bench_bin\`, one process per $per_proc connections${source[*]:+, sources ${source[*]}}"
     --meta "matrix=$matrix (${#points[@]} points)"
     --meta "timing=$duration measured after $warmup warm-up (none for connect and hold), $repeat run(s) per point, servers interleaved"
     --meta "repeats=$repeat")

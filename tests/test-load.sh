@@ -48,6 +48,15 @@ row_has() {
 	    END { exit !found }' "$tmp/out/results.csv"
 }
 
+# True when the row for server,test,mode,size,conns,depth has column = value.
+col_is() {
+	awk -F, -v key="$1" -v col="$2" -v want="$3" '
+	    NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+	    ($1 "," $2 "," $3 "," $4 "," $5 "," $6) == key &&
+	        $(c[col]) == want { found = 1 }
+	    END { exit !found }' "$tmp/out/results.csv"
+}
+
 cd "$builddir" || exit 1
 
 # A bad option is one line and status 64.
@@ -56,9 +65,10 @@ status=$?
 check "bad usage exits 64" [ $status -eq 64 ]
 check "bad usage says one line" [ "$(wc -l <"$tmp/usage.out")" -eq 1 ]
 
-# The smoke matrix against the server and a --vs copy of it.
+# The smoke matrix against the server and a --vs copy of it; at most 6
+# connections per benchmark process, so 10 connections take two.
 timeout 90 "$srcdir/scripts/load.sh" --matrix smoke --repeat 1 \
-    --duration 0.3s --out "$tmp/out" --benchmark "$bench" \
+    --duration 0.3s --out "$tmp/out" --benchmark "$bench" --per-process 6 \
     --vs "again=$server -q -l 127.0.0.1:{port}" >"$tmp/run.out" 2>&1
 status=$?
 sed 's/^/# /' "$tmp/run.out"
@@ -79,6 +89,12 @@ for server_name in evecho again; do
 	check "$server_name connect" \
 	    row_has "$server_name,connect,connect,64,1,1" conns_per_sec
 	check "$server_name hold" row_has "$server_name,hold,hold,64,10,1" held
+	check "$server_name hold: memory per connection" \
+	    row_has "$server_name,hold,hold,64,10,1" mem_bytes_per_conn
+	check "$server_name 10 connections over two processes" \
+	    col_is "$server_name,pingpong,pingpong,64,10,1" procs 2
+	check "$server_name two processes held 10 connections" \
+	    col_is "$server_name,hold,hold,64,10,1" held 10
 done
 check "summary.md written" [ -s "$tmp/out/summary.md" ]
 for heading in "## Ping-pong" "## Pipelined" "## Stream" "## Connect" \
