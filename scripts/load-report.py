@@ -180,11 +180,11 @@ def settle(pid, limit=10.0):
 
 
 def process_cpu():
-    """CPU seconds of every process, children reaped included, by identity.
+    """CPU seconds of every process visible in /proc, by identity.
 
-    The key is (pid, start time), so a reused pid is a new process.  Work
-    of a process that starts and ends between two readings is seen through
-    its parent's reaped-children time.
+    The key is (pid, start time), so a reused pid is a new process.  A
+    process that starts and ends between two readings is missed: counting
+    reaped children instead would book a child's whole life at once.
     """
     out = {}
     for name in os.listdir("/proc"):
@@ -195,8 +195,9 @@ def process_cpu():
                 field = f.read().rsplit(")", 1)[1].split()
         except (OSError, IndexError):
             continue
-        # utime stime cutime cstime are fields 14-17, starttime 22.
-        out[(int(name), field[19])] = sum(int(x) for x in field[11:15]) / CLK_TCK
+        # utime and stime are fields 14 and 15, starttime 22.
+        out[(int(name), field[19])] = (int(field[11]) + int(field[12])) / \
+            CLK_TCK
     return out
 
 
@@ -617,8 +618,9 @@ def markdown(rows, servers, meta):
         "*CPU µs/conn* (connect) divides the same CPU time by the "
         "connections made; both include the kernel's TCP work done in the "
         "server's context.  *CPU % srv/load/other* is the CPU time of the "
-        "server, of the benchmark and of every other process over the "
-        "benchmark's wall time (100 = one core busy): a load near 100 "
+        "server, of the benchmark and of every other process in /proc "
+        "(short-lived ones missed) over the benchmark's wall time (100 = one "
+        "core busy): a load near 100 "
         "means the benchmark, not the server, set the pace, and a large "
         "*other* means someone else's work shared the CPUs, so that row's "
         "rates and latencies are not to be trusted (its CPU µs/msg is "
