@@ -11,7 +11,7 @@ Subcommands (load.sh calls them; each prints what it found on stdout):
                               /proc before, during and after, append a JSON
                               record to the runs file
   report DIR                  medians -> results.csv, summary.md, gnuplot
-                              scripts and PNGs
+                              scripts and PNGs (run it again to redo them)
 
 Only the standard library is used, so any python3 >= 3.5 will do.
 """
@@ -778,8 +778,12 @@ def gnuplot_scripts(rows, servers, outdir, meta):
         "set output 'cpu.png'",
         "set title \"Server CPU time per echoed message vs connections\\n"
         "{/*0.8 %s; lower is better}\"" % subtitle,
-        "set ylabel 'server CPU µs per message'",
-        "set yrange [0:*]",
+        # Log scale: one connection costs several times what many do, and
+        # would flatten the differences that matter on a linear axis.
+        "set ylabel 'server CPU µs per message (log scale)'",
+        "set logscale y 10",
+        "set ytics (0.1, 0.2, 0.5, 1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 50, "
+        "100, 200)",
         "plot " + ", \\\n     ".join(
             "'%s' using 1:6 with linespoints %s title '%s, %s'"
             % (name, style(s, size), s, size_text(size))
@@ -800,7 +804,18 @@ def cmd_report(args):
     if not os.path.exists(runs_path):
         fail("no runs in %s" % args.dir)
     runs = load_runs(runs_path)
-    meta = dict(kv.split("=", 1) for kv in args.meta)
+    # The run's description is kept, so the report can be made again.
+    meta_path = os.path.join(args.dir, "meta.json")
+    meta = {}
+    if os.path.exists(meta_path):
+        with open(meta_path) as f:
+            meta = json.load(f)
+    meta.update(kv.split("=", 1) for kv in args.meta)
+    if args.servers:
+        meta["servers"] = args.servers
+    args.servers = meta.get("servers")
+    with open(meta_path, "w") as f:
+        json.dump(meta, f, indent=1, sort_keys=True)
     servers = []
     for r in runs:
         if r["server"] not in servers:
