@@ -343,16 +343,26 @@ start_server() {
 	mpid[i]=${pid:-${spid[i]}}
 }
 
-# Stop server $1 by pid: SIGTERM, then SIGKILL after 5 s.
+# True while process $1 runs (exists and is not a zombie).
+running() {
+	local stat
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	stat=${stat##*) }
+	[ "${stat%% *}" != Z ]
+}
+
+# Stop server $1 by pid: SIGTERM, then SIGKILL after 2.5 s.
 stop_server() {
 	local i=$1 p n status=0
 	[ "${kinds[i]}" != target ] || return 0
-	for p in "${spid[i]}" "${mpid[i]}"; do
-		[ -n "$p" ] || continue
+	for p in "${mpid[i]}" "${spid[i]}"; do
+		if [ -z "$p" ] || ! running "$p"; then
+			continue
+		fi
 		kill -TERM "$p" 2>/dev/null || continue
 		for ((n = 0; n < 50; n++)); do
-			kill -0 "$p" 2>/dev/null || break
-			sleep 0.1
+			running "$p" || break
+			sleep 0.05
 		done
 		kill -KILL "$p" 2>/dev/null || true
 	done
@@ -442,7 +452,7 @@ for point in "${points[@]}"; do
 			    "$conns" "$depth" "$rep"
 			run_point "$i" "$test" "$mode" "$size" "$conns" "$depth" \
 			    "$rep" || failures=$((failures + 1))
-			if [ -n "${spid[i]}" ] && ! kill -0 "${spid[i]}" 2>/dev/null; then
+			if [ -n "${spid[i]}" ] && ! running "${spid[i]}"; then
 				echo "$prog: ${names[i]} died; see $out/logs; restarting it" >&2
 				failures=$((failures + 1))
 				stop_server "$i"
