@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# test-load.sh: scripts/load.sh in its smoke matrix, against the build
+# tree's server and a second copy of it started through --vs.  Checks the
+# CSV, the markdown and the PNGs, and that no server outlives the script.
+# Skips (77) when evecho-benchmark has not been built.
+set -uo pipefail
+
+builddir=${EVECHO_BUILDDIR:-$(pwd)}
+srcdir=${EVECHO_SRCDIR:-$builddir}
+bench=${EVECHO_BENCHMARK:-$builddir/src/evecho-benchmark}
+server=$builddir/src/evecho-server
+export PYTHON3=${PYTHON3:-python3}
+
+if [ ! -x "$bench" ]; then
+	echo "SKIP: no benchmark at $bench"
+	exit 77
+fi
+if ! command -v "$PYTHON3" >/dev/null 2>&1; then
+	echo "SKIP: no python3"
+	exit 77
+fi
+
+passed=0 failed=0
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/test-load.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+
+# Record one check: a name, then the command that must succeed.
+check() {
+	local name=$1
+	shift
+	if "$@"; then
+		echo "ok - $name"
+		passed=$((passed + 1))
+	else
+		echo "FAIL - $name"
+		failed=$((failed + 1))
+	fi
+}
+
+# True when results.csv has a row for server,test,mode,size,conns,depth
+# with one run whose named column is above zero.
+row_has() {
+	awk -F, -v key="$1" -v col="$2" '
+	    NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+	    ($1 "," $2 "," $3 "," $4 "," $5 "," $6) == key &&
+	        $(c["runs"]) == 1 && $(c[col]) + 0 > 0 &&
+	        $(c["mismatches"]) == 0 { found = 1 }
+	    END { exit !found }' "$tmp/out/results.csv"
+}
+
+# True when the row for server,test,mode,size,conns,depth has column = value.
+col_is() {
+	awk -F, -v key="$1" -v col="$2" -v want="$3" '
+	    NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+	    ($1 "," $2 "," $3 "," $4 "," $5 "," $6) == key &&
+	        $(c[col]) == want { found = 1 }
+	    END { exit !found }' "$tmp/out/results.csv"
+}
+
+cd "$builddir" || exit 1
+
+# A bad option is one line and status 64.
+"$srcdir/scripts/load.sh" --no-such-option >"$tmp/usage.out" 2>&1
+status=$?
+check "bad usage exits 64" [ $status -eq 64 ]
+check "bad usage says one line" [ "$(wc -l <"$tmp/usage.out")" -eq 1 ]
+
+# The smoke matrix against the server and a --vs copy of it; at most 6
+# connections per benchmark process, so 10 connections take two.
+timeout 90 "$srcdir/scripts/load.sh" --matrix smoke --repeat 1 \
+    --duration 0.3s --out "$tmp/out" --benchmark "$bench" --per-process 6 \
+    --vs "again=$server -q -l 127.0.0.1:{port}" >"$tmp/run.out" 2>&1
+status=$?
+sed 's/^/# /' "$tmp/run.out"
+check "smoke run exits 0" [ $status -eq 0 ]
+check "results.csv written" [ -s "$tmp/out/results.csv" ]
+check "runs.csv written" [ -s "$tmp/out/runs.csv" ]
+for server_name in evecho again; do
+	check "$server_name ping-pong 64 B x 1" \
+	    row_has "$server_name,pingpong,pingpong,64,1,1" msgs_per_sec
+	check "$server_name ping-pong 64 B x 10" \
+	    row_has "$server_name,pingpong,pingpong,64,10,1" msgs_per_sec
+	check "$server_name server CPU per message" \
+	    row_has "$server_name,pingpong,pingpong,64,10,1" server_us_per_msg
+	check "$server_name pipelined" \
+	    row_has "$server_name,pipelined,pingpong,64,10,4" msgs_per_sec
+	check "$server_name stream" \
+	    row_has "$server_name,stream,stream,4096,1,1" mb_per_sec
+	check "$server_name connect" \
+	    row_has "$server_name,connect,connect,64,1,1" conns_per_sec
+	check "$server_name hold" row_has "$server_name,hold,hold,64,10,1" held
+	check "$server_name hold: memory per connection" \
+	    row_has "$server_name,hold,hold,64,10,1" mem_bytes_per_conn
+	check "$server_name 10 connections over two processes" \
+	    col_is "$server_name,pingpong,pingpong,64,10,1" procs 2
+	check "$server_name two processes held 10 connections" \
+	    col_is "$server_name,hold,hold,64,10,1" held 10
+done
+check "summary.md written" [ -s "$tmp/out/summary.md" ]
+for heading in "## Ping-pong" "## Pipelined" "## Stream" "## Connect" \
+    "## Hold"; do
+	check "summary has $heading" grep -q "^$heading" "$tmp/out/summary.md"
+done
+check "summary has the ratio column" \
+    grep -q "evecho/again msgs/s" "$tmp/out/summary.md"
+check "summary has the 10-connection row" \
+    grep -q "^| 64 B | 10 |" "$tmp/out/summary.md"
+if command -v gnuplot >/dev/null 2>&1; then
+	for png in throughput latency cpu; do
+		check "$png.png is a PNG" eval \
+		    "head -c 8 '$tmp/out/$png.png' | od -An -c | grep -q 'P   N   G'"
+	done
+else
+	echo "# no gnuplot: PNG checks skipped"
+fi
+
+# Every server the script started is gone.
+pids=$(sed -n 's/^[a-z]*: 127\.0\.0\.1:[0-9]*, pid \([0-9]*\)$/\1/p' \
+    "$tmp/run.out")
+check "server pids were reported" [ -n "$pids" ]
+for pid in $pids; do
+	check "server $pid stopped" eval "! kill -0 $pid 2>/dev/null"
+done
+
+echo "$passed passed, $failed failed"
+[ $failed -eq 0 ]
