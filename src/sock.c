@@ -34,13 +34,21 @@ sock_connect_start(const struct sockaddr *dst, socklen_t dstlen,
     const struct sockaddr *src, socklen_t srclen, char **cause)
 {
 	char	name[ADDR_STRLEN];
-	int	fd, saved;
+	int	fd, saved, one = 1;
 
 	fd = socket(dst->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 	    0);
 	if (fd == -1)
 		goto fail;
 	sock_set_nodelay(fd);
+	/*
+	 * Let connect() pick the source port: a port chosen at bind() time
+	 * must be unique on its own, which wastes the port range and runs
+	 * dry against TIME_WAIT; at connect() only the 4-tuple must be.
+	 */
+	if (src != NULL)
+		setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
+		    sizeof one);
 	if (src != NULL && bind(fd, src, srclen) != 0) {
 		saved = errno;
 		close(fd);

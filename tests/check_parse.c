@@ -74,6 +74,11 @@ START_TEST(test_size)
 	ck_assert_int_eq(parse_size("-1k", 0, UINT64_MAX, &v, NULL), -1);
 	ck_assert_int_eq(parse_size("17179869184g", 0, UINT64_MAX, &v,
 	    NULL), -1);
+	/* Regression: digits that overflow made the suffix read s[-1]. */
+	ck_assert_int_eq(parse_size("99999999999999999999k", 0, UINT64_MAX,
+	    &v, &cause), -1);
+	ck_assert_ptr_nonnull(strstr(cause, "out of range"));
+	free(cause);
 	ck_assert_int_eq(parse_size("0", 1, 100, &v, &cause), -1);
 	ck_assert_ptr_nonnull(strstr(cause, "out of range"));
 	free(cause);
