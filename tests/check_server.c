@@ -434,6 +434,31 @@ START_TEST(test_ipv6)
 }
 END_TEST
 
+/* --reuse-port: a second server shares the first one's port. */
+START_TEST(test_reuse_port)
+{
+	struct harness_proc	 first;
+	char			 addr[64];
+	int			 fd, i;
+
+	start((const char *const[]){ "--reuse-port", NULL });
+	first = srv;
+	snprintf(addr, sizeof addr, "127.0.0.1:%d", first.ports[0]);
+	ck_assert_int_eq(harness_server_start_args(&srv, (const char *const[]){
+	    "-l", addr, "--reuse-port", NULL }), 0);
+	ck_assert_int_eq(srv.ports[0], first.ports[0]);
+	/* The kernel spreads connections; every one is served. */
+	for (i = 0; i < 20; i++) {
+		fd = dial();
+		roundtrip(fd, "shared", 6);
+		close(fd);
+	}
+	stop_clean();
+	srv = first;
+	stop_clean();
+}
+END_TEST
+
 /* Run the server with args; expect exit status want and one stderr line
  * containing needle. */
 static void
@@ -615,6 +640,7 @@ server_suite(void)
 	tcase_add_test(tc, test_drain_timeout);
 	tcase_add_test(tc, test_second_signal);
 	tcase_add_test(tc, test_ipv6);
+	tcase_add_test(tc, test_reuse_port);
 	tcase_add_test(tc, test_bad_args);
 	tcase_add_test(tc, test_address_in_use);
 	tcase_add_test(tc, test_help_version);
