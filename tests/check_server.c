@@ -79,6 +79,31 @@ START_TEST(test_simple_echo)
 }
 END_TEST
 
+/*
+ * Message sizes that change under one connection: exact 4 KiB messages
+ * (after which the server stops trying to read past libevent's 4 KiB for a
+ * while), then a large block, then small ones again.
+ */
+START_TEST(test_size_switch)
+{
+	size_t	 big = 1 << 20;
+	char	*buf = malloc(big);
+	int	 fd, i;
+
+	harness_fill_random(buf, big, 44);
+	start(NULL);
+	fd = dial();
+	for (i = 0; i < 20; i++)
+		roundtrip(fd, buf + i * 4096, 4096);
+	ck_assert_int_eq(harness_echo_check(fd, buf, big, 0, T_MS), 0);
+	for (i = 0; i < 20; i++)
+		roundtrip(fd, buf + i * 100, 1 + (size_t)i * 811);
+	close(fd);
+	free(buf);
+	stop_clean();
+}
+END_TEST
+
 /* 10 MiB through one connection, full duplex, byte-exact. */
 START_TEST(test_ten_mib)
 {
@@ -630,6 +655,7 @@ server_suite(void)
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_simple_echo);
+	tcase_add_test(tc, test_size_switch);
 	tcase_add_test(tc, test_ten_mib);
 	tcase_add_test(tc, test_thousand_conns);
 	tcase_add_test(tc, test_half_close);
