@@ -86,52 +86,13 @@ cli_spawn(struct harness_proc *p, const char *const args[], int in_fd,
     int out_fd)
 {
 	const char	*argv[HARNESS_MAX_ARGS + 2];
-	int		 out[2] = { -1, -1 }, err[2], i = 0;
-	pid_t		 parent = getpid();
+	int		 i = 0;
 
 	argv[i++] = harness_program("evecho-cli");
 	for (; args != NULL && *args != NULL && i < HARNESS_MAX_ARGS; args++)
 		argv[i++] = *args;
 	argv[i] = NULL;
-	memset(p, 0, sizeof *p);
-	ck_assert_int_eq(pipe2(err, O_CLOEXEC), 0);
-	if (out_fd == -1)
-		ck_assert_int_eq(pipe2(out, O_CLOEXEC), 0);
-	p->pid = fork();
-	ck_assert_int_ne(p->pid, -1);
-	if (p->pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(127);
-		if (in_fd == -1)
-			in_fd = open("/dev/null", O_RDONLY);
-		dup2(in_fd, 0);
-		dup2(out_fd != -1 ? out_fd : out[1], 1);
-		dup2(err[1], 2);
-#ifdef CLI_ASAN
-		{
-			/* A small quarantine, or freed buffers count as RSS. */
-			const char	*o = getenv("ASAN_OPTIONS");
-			char		 opts[1024];
-
-			snprintf(opts, sizeof opts, "%s%squarantine_size_mb=1",
-			    o != NULL ? o : "", o != NULL && *o != '\0' ? ":" :
-			    "");
-			setenv("ASAN_OPTIONS", opts, 1);
-		}
-#endif
-		union { const char *const *c; char *const *v; } u = { argv };
-		execv(argv[0], u.v);
-		_exit(127);
-	}
-	close(err[1]);
-	p->err_fd = err[0];
-	fcntl(p->err_fd, F_SETFL, O_NONBLOCK);
-	p->out_fd = -1;
-	if (out[1] != -1) {
-		close(out[1]);
-		p->out_fd = out[0];
-	}
+	ck_assert_int_eq(harness_spawn_io(p, argv, in_fd, out_fd), 0);
 }
 
 /* Read fd until EOF within timeout_ms; keep up to size bytes.  -1 on timeout. */
@@ -927,8 +888,21 @@ cli_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(cli_suite());
+	SRunner	*sr;
 	int	 failed;
+
+#ifdef CLI_ASAN
+	{
+		/* A small quarantine, or freed buffers count as RSS. */
+		const char	*o = getenv("ASAN_OPTIONS");
+		char		 opts[1024];
+
+		snprintf(opts, sizeof opts, "%s%squarantine_size_mb=1",
+		    o != NULL ? o : "", o != NULL && *o != '\0' ? ":" : "");
+		setenv("ASAN_OPTIONS", opts, 1);
+	}
+#endif
+	sr = srunner_create(cli_suite());
 
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

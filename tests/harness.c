@@ -56,20 +56,30 @@ harness_program(const char *name)
 	return (path);
 }
 
-/* Fork and exec argv with pipes on its stdout and stderr. */
+/* Fork and exec argv: stdin from /dev/null, pipes on stdout and stderr. */
 int
 harness_spawn(struct harness_proc *p, const char *const argv[])
 {
-	int	out[2], err[2];
+	return (harness_spawn_io(p, argv, -1, -1));
+}
+
+/* Fork and exec argv with stdin from in_fd and stdout to out_fd (or a pipe). */
+int
+harness_spawn_io(struct harness_proc *p, const char *const argv[], int in_fd,
+    int out_fd)
+{
+	int	out[2] = { -1, -1 }, err[2];
 	pid_t	parent = getpid();
 
 	memset(p, 0, sizeof *p);
 	p->out_fd = p->err_fd = -1;
-	if (pipe2(out, O_CLOEXEC) != 0)
+	if (out_fd == -1 && pipe2(out, O_CLOEXEC) != 0)
 		return (-1);
 	if (pipe2(err, O_CLOEXEC) != 0) {
-		close(out[0]);
-		close(out[1]);
+		if (out[0] != -1) {
+			close(out[0]);
+			close(out[1]);
+		}
 		return (-1);
 	}
 	p->pid = fork();
@@ -86,7 +96,10 @@ harness_spawn(struct harness_proc *p, const char *const argv[])
 
 			setrlimit(RLIMIT_NOFILE, &rl);
 		}
-		dup2(out[1], 1);
+		if (in_fd == -1)
+			in_fd = open("/dev/null", O_RDONLY);
+		dup2(in_fd, 0);
+		dup2(out_fd != -1 ? out_fd : out[1], 1);
 		dup2(err[1], 2);
 		/* execv's prototype predates const; it does not write. */
 		union { const char *const *c; char *const *v; } u = { argv };
@@ -94,11 +107,13 @@ harness_spawn(struct harness_proc *p, const char *const argv[])
 		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
 	}
-	close(out[1]);
 	close(err[1]);
-	p->out_fd = out[0];
 	p->err_fd = err[0];
 	fcntl(p->err_fd, F_SETFL, O_NONBLOCK);
+	if (out[1] != -1) {
+		close(out[1]);
+		p->out_fd = out[0];
+	}
 	return (0);
 }
 

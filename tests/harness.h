@@ -31,8 +31,13 @@ extern long	harness_child_nofile;
 /* Path of a built program, e.g. harness_program("evecho-server"). */
 const char	*harness_program(const char *name);
 
-/* Fork and exec argv (NULL-terminated) with pipes on stdout and stderr. */
+/* Fork and exec argv (NULL-terminated): stdin from /dev/null, pipes on
+ * stdout (p->out_fd) and stderr. */
 int	harness_spawn(struct harness_proc *p, const char *const argv[]);
+/* The same with stdin from in_fd and stdout to out_fd; -1 for each means
+ * /dev/null and a pipe.  The caller keeps its copies of the fds. */
+int	harness_spawn_io(struct harness_proc *p, const char *const argv[],
+	    int in_fd, int out_fd);
 /* Start evecho-server on 127.0.0.1:0 plus extra (NULL-terminated) args. */
 int	harness_server_start(struct harness_proc *p, const char *const extra[]);
 /* Same, but with exactly these arguments after the program name. */
