@@ -276,9 +276,8 @@ bench_parse_args(int argc, char **argv)
 	cf->threads = 1;
 
 #define BAD(opt) usage_error(bench_progname, "%s: %s", opt, cause)
-	opterr = 0;	/* our own one-line messages, exit 64 */
-	while ((ch = getopt_long(argc, argv, ":c:s:t:w:n:d:T:qhV",
-	    bench_options, NULL)) != -1) {
+	while ((ch = parse_getopt(bench_progname, argc, argv,
+	    ":c:s:t:w:n:d:T:qhV", bench_options)) != -1) {
 		switch (ch) {
 		case 'c':
 			if (parse_uint(optarg, 1, 10000000, &cf->conns,
@@ -360,12 +359,6 @@ bench_parse_args(int argc, char **argv)
 		case 'V':
 			printf("evecho-benchmark %s\n", PACKAGE_VERSION);
 			exit(0);
-		case ':':
-			usage_error(bench_progname, "option '%s' needs a value",
-			    argv[optind - 1]);
-		default:
-			usage_error(bench_progname, "unknown option '%s'",
-			    argv[optind - 1]);
 		}
 	}
 #undef BAD

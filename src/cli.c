@@ -107,9 +107,8 @@ cli_parse_args(int argc, char **argv, int *verbosity)
 	cli_config.family = AF_UNSPEC;
 	cli_config.interactive = isatty(STDIN_FILENO);
 
-	opterr = 0;	/* our own one-line messages, exit 64 */
-	while ((ch = getopt_long(argc, argv, ":46im:ntvqhV", cli_options,
-	    NULL)) != -1) {
+	while ((ch = parse_getopt(cli_progname, argc, argv, ":46im:ntvqhV",
+	    cli_options)) != -1) {
 		switch (ch) {
 		case '4':
 			cli_config.family = AF_INET;
@@ -151,12 +150,6 @@ cli_parse_args(int argc, char **argv, int *verbosity)
 		case 'V':
 			printf("evecho-cli %s\n", PACKAGE_VERSION);
 			exit(0);
-		case ':':
-			usage_error(cli_progname, "option '%s' needs a value",
-			    argv[optind - 1]);
-		default:
-			usage_error(cli_progname, "unknown option '%s'",
-			    argv[optind - 1]);
 		}
 	}
 	if (optind < argc)

@@ -7,6 +7,7 @@
  * silently wraps around.
  */
 #include <ctype.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,18 +32,102 @@ cause_set(char **cause, const char *fmt, ...)
 	*cause = msg;
 }
 
-/* Print "prog: message" and exit with the usage status. */
+/*
+ * Print "prog: message" on one line and exit with the usage status.  The
+ * message quotes what the user typed, so control characters in it (a
+ * newline inside an argument) are shown as \xNN rather than breaking the
+ * line or driving the terminal.
+ */
 void
 usage_error(const char *progname, const char *fmt, ...)
 {
-	va_list	ap;
+	va_list		 ap;
+	char		*msg;
+	const char	*p;
 
-	fprintf(stderr, "%s: ", progname);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	if (vasprintf(&msg, fmt, ap) == -1)
+		msg = NULL;
 	va_end(ap);
+	fprintf(stderr, "%s: ", progname);
+	for (p = msg != NULL ? msg : "bad command line"; *p != '\0'; p++) {
+		if (iscntrl((unsigned char)*p))
+			fprintf(stderr, "\\x%02x", (unsigned char)*p);
+		else
+			fputc(*p, stderr);
+	}
 	fprintf(stderr, " (try '%s --help')\n", progname);
+	free(msg);
 	exit(EXIT_USAGE);
+}
+
+/*
+ * Exit 64 naming the option getopt_long refused: ch is '?' or ':', arg
+ * the argument it was reading when it failed (NULL if still inside a
+ * cluster of short options, where optopt is the letter).
+ */
+static void
+usage_bad_option(const char *progname, int ch, const char *arg,
+    const struct option *longopts)
+{
+	const struct option	*o;
+	size_t			 len;
+	int			 matches = 0;
+
+	if (arg == NULL || strncmp(arg, "--", 2) != 0) {
+		if (ch == ':')
+			usage_error(progname, "option '-%c' needs a value",
+			    optopt);
+		usage_error(progname, "unknown option '-%c'", optopt);
+	}
+	/* A long option: its name as typed, without any "=value". */
+	arg += 2;
+	len = strcspn(arg, "=");
+	if (ch == ':')
+		usage_error(progname, "option '--%.*s' needs a value",
+		    (int)len, arg);
+	if (optopt != 0) {
+		/* A known option that takes no value was given one. */
+		usage_error(progname, "option '--%.*s' takes no value",
+		    (int)len, arg);
+	}
+	for (o = longopts; o->name != NULL; o++) {
+		if (strncmp(o->name, arg, len) == 0)
+			matches++;
+	}
+	if (matches > 1)
+		usage_error(progname, "ambiguous option '--%.*s'", (int)len,
+		    arg);
+	usage_error(progname, "unknown option '--%.*s'", (int)len, arg);
+}
+
+/*
+ * getopt_long with evecho's error handling: an unknown option, a missing
+ * value or a value given to an option that takes none exits 64 with one
+ * line naming the option, so callers only see options they know.
+ * optstring must begin with ':'.
+ */
+int
+parse_getopt(const char *progname, int argc, char *const argv[],
+    const char *optstring, const struct option *longopts)
+{
+	int	before = optind, ch;
+
+	opterr = 0;
+	ch = getopt_long(argc, argv, optstring, longopts, NULL);
+	if (ch != '?' && ch != ':')
+		return (ch);
+	/*
+	 * An error that finished an argument (a long option, a missing
+	 * value, the last letter of a cluster) leaves optind past it.  One
+	 * in the middle of a cluster such as -xv leaves optind on the
+	 * cluster, and argv[optind - 1] is whatever came before it, so
+	 * only optopt can be trusted then.  Skipped operands moved optind
+	 * too, but they never begin with "--".
+	 */
+	usage_bad_option(progname, ch, optind > before ? argv[optind - 1] :
+	    NULL, longopts);
+	return (-1);
 }
 
 /*

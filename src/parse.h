@@ -4,6 +4,8 @@
 
 #include <stdint.h>
 
+struct option;
+
 /* Exit status for a bad command line (sysexits.h EX_USAGE). */
 #define EXIT_USAGE	64
 
@@ -17,5 +19,7 @@ void	cause_set(char **cause, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 void	usage_error(const char *progname, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3), noreturn));
+int	parse_getopt(const char *progname, int argc, char *const argv[],
+	    const char *optstring, const struct option *longopts);
 
 #endif

@@ -102,9 +102,8 @@ server_parse_args(int argc, char **argv, int *verbosity)
 	server_config.backlog = 4096;
 
 #define BAD(opt) usage_error(server_progname, "--%s: %s", opt, cause)
-	opterr = 0;	/* our own one-line messages, exit 64 */
-	while ((ch = getopt_long(argc, argv, ":l:vqhV", server_options,
-	    NULL)) != -1) {
+	while ((ch = parse_getopt(server_progname, argc, argv, ":l:vqhV",
+	    server_options)) != -1) {
 		switch (ch) {
 		case 'l':
 			server_config.listen = realloc(server_config.listen,
@@ -154,12 +153,6 @@ server_parse_args(int argc, char **argv, int *verbosity)
 		case 'V':
 			printf("evecho-server %s\n", PACKAGE_VERSION);
 			exit(0);
-		case ':':
-			usage_error(server_progname, "option '%s' needs a value",
-			    argv[optind - 1]);
-		default:
-			usage_error(server_progname, "unknown option '%s'",
-			    argv[optind - 1]);
 		}
 	}
 #undef BAD
