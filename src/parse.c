@@ -236,26 +236,32 @@ bad:
 
 /*
  * A duration in seconds, fractions allowed, or with a unit: 10, 0.5, 250ms,
- * 30s, 2m, 1h, 100us.  Stored in microseconds.
+ * 30s, 2m, 1h, 100us.  Stored in microseconds, the finer part dropped; a
+ * value that is not zero but rounds down to zero is refused, because 0
+ * means "never" or "at once" to the options that take one.
  */
 int
 parse_duration(const char *s, uint64_t min_us, uint64_t max_us,
     uint64_t *out_us, char **cause)
 {
 	uint64_t	 whole, frac = 0, frac_scale = 1, unit = 1000000, us;
+	uint64_t	 frac_us;
 	const char	*p = s;
-	int		 n;
+	int		 n, nonzero;
 
 	n = parse_digits(p, &whole);
 	if (n < 0)
 		goto range;
 	p += n;
+	nonzero = n > 0 && whole != 0;
 	if (*p == '.') {
 		p++;
 		if (!isdigit((unsigned char)*p))
 			goto bad;
 		/* Keep at most 9 fractional digits: finer than we can use. */
 		while (isdigit((unsigned char)*p)) {
+			if (*p != '0')
+				nonzero = 1;
 			if (frac_scale < 1000000000ULL) {
 				frac = frac * 10 + (uint64_t)(*p - '0');
 				frac_scale *= 10;
@@ -278,9 +284,16 @@ parse_duration(const char *s, uint64_t min_us, uint64_t max_us,
 	else
 		goto bad;
 
-	if (whole > UINT64_MAX / unit)
+	/* frac < 10^9 and unit <= 3.6 * 10^9, so frac * unit fits. */
+	frac_us = frac * unit / frac_scale;
+	if (whole > UINT64_MAX / unit || whole * unit > UINT64_MAX - frac_us)
 		goto range;
-	us = whole * unit + frac * unit / frac_scale;
+	us = whole * unit + frac_us;
+	if (us == 0 && nonzero) {
+		cause_set(cause, "duration '%s' is shorter than 1 us, the "
+		    "finest step", s);
+		return (-1);
+	}
 	if (us < min_us || us > max_us)
 		goto range;
 	*out_us = us;

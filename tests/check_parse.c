@@ -133,6 +133,83 @@ START_TEST(test_duration)
 }
 END_TEST
 
+/* parse_duration: the edges of uint64_t microseconds, and below 1 us. */
+START_TEST(test_duration_edges)
+{
+	uint64_t	 us;
+	char		*cause = NULL;
+
+	/* The largest whole-second value and its fraction still fit. */
+	ck_assert_int_eq(parse_duration("18446744073709.551615", 0,
+	    UINT64_MAX, &us, NULL), 0);
+	ck_assert_uint_eq(us, UINT64_MAX);
+	/* Regression: the fraction was added after the check and wrapped. */
+	ck_assert_int_eq(parse_duration("18446744073709.999999", 0,
+	    UINT64_MAX, &us, &cause), -1);
+	ck_assert_ptr_nonnull(strstr(cause, "out of range"));
+	free(cause);
+	ck_assert_int_eq(parse_duration("18446744073709.551616", 0,
+	    UINT64_MAX, &us, NULL), -1);
+	ck_assert_int_eq(parse_duration("5124095576.04h", 0,
+	    UINT64_MAX, &us, NULL), -1);
+	ck_assert_int_eq(parse_duration("18446744073709551.616ms", 0,
+	    UINT64_MAX, &us, NULL), -1);
+
+	/* Regression: a value under 1 us became 0 ("never", "at once"). */
+	ck_assert_int_eq(parse_duration("0.0000001", 0, UINT64_MAX, &us,
+	    &cause), -1);
+	ck_assert_ptr_nonnull(strstr(cause, "shorter than 1 us"));
+	free(cause);
+	ck_assert_int_eq(parse_duration("0.0000000000001", 0, UINT64_MAX,
+	    &us, NULL), -1);
+	ck_assert_int_eq(parse_duration("0.5us", 0, UINT64_MAX, &us, NULL),
+	    -1);
+	ck_assert_int_eq(parse_duration(".0000009s", 0, UINT64_MAX, &us,
+	    NULL), -1);
+	ck_assert_int_eq(parse_duration("1ns", 0, UINT64_MAX, &us, NULL), -1);
+	/* Zero however spelled is still zero; 1 us is the finest step. */
+	ck_assert_int_eq(parse_duration("0.000", 0, UINT64_MAX, &us, NULL),
+	    0);
+	ck_assert_uint_eq(us, 0);
+	ck_assert_int_eq(parse_duration("0ms", 0, UINT64_MAX, &us, NULL), 0);
+	ck_assert_uint_eq(us, 0);
+	ck_assert_int_eq(parse_duration("0.000001", 0, UINT64_MAX, &us,
+	    NULL), 0);
+	ck_assert_uint_eq(us, 1);
+	ck_assert_int_eq(parse_duration("1.5us", 0, UINT64_MAX, &us, NULL),
+	    0);
+	ck_assert_uint_eq(us, 1);
+}
+END_TEST
+
+/* parse_uint and parse_size at the edges of uint64_t. */
+START_TEST(test_number_edges)
+{
+	uint64_t	v;
+
+	ck_assert_int_eq(parse_uint("99999999999999999999", 0, UINT64_MAX,
+	    &v, NULL), -1);
+	ck_assert_int_eq(parse_uint("184467440737095516150", 0, UINT64_MAX,
+	    &v, NULL), -1);
+	ck_assert_int_eq(parse_size("18446744073709551615", 0, UINT64_MAX,
+	    &v, NULL), 0);
+	ck_assert_uint_eq(v, UINT64_MAX);
+	ck_assert_int_eq(parse_size("18446744073709551616", 0, UINT64_MAX,
+	    &v, NULL), -1);
+	ck_assert_int_eq(parse_size("17179869183g", 0, UINT64_MAX, &v, NULL),
+	    0);
+	ck_assert_uint_eq(v, 17179869183ULL << 30);
+	ck_assert_int_eq(parse_size("17592186044416m", 0, UINT64_MAX, &v,
+	    NULL), -1);
+	ck_assert_int_eq(parse_size("18014398509481984k", 0, UINT64_MAX, &v,
+	    NULL), -1);
+	/* A wrapped product must not slip under a small maximum. */
+	ck_assert_int_eq(parse_size("16777216t", 0, 1 << 20, &v, NULL), -1);
+	ck_assert_int_eq(parse_size("17179869184g", 0, 1 << 20, &v, NULL),
+	    -1);
+}
+END_TEST
+
 /* Check one addr_parse outcome; a NULL want_host means "no host". */
 static void
 expect_addr(const char *spec, const char *want_host, const char *want_port)
@@ -255,6 +332,8 @@ main(void)
 	tcase_add_test(tc, test_uint);
 	tcase_add_test(tc, test_size);
 	tcase_add_test(tc, test_duration);
+	tcase_add_test(tc, test_duration_edges);
+	tcase_add_test(tc, test_number_edges);
 	tcase_add_test(tc, test_addr_parse);
 	tcase_add_test(tc, test_addr_message);
 	tcase_add_test(tc, test_addr_resolve_format);
