@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
 
@@ -22,6 +23,10 @@
 
 #include "addr.h"
 #include "parse.h"
+
+/* "[", an IPv6 literal, "%", a scope (name or number), "]:65535", NUL. */
+_Static_assert(ADDR_STRLEN >= 1 + INET6_ADDRSTRLEN + 1 + IF_NAMESIZE + 7 + 1,
+    "ADDR_STRLEN too small for a scoped IPv6 address");
 
 /* Check that s is a decimal port number no larger than 65535. */
 static int
@@ -149,11 +154,14 @@ addr_lookup(const char *spec, int family, int passive,
 	return (rc);
 }
 
-/* Print sa as "1.2.3.4:5" or "[::1]:5" into buf; return buf. */
+/*
+ * Print sa as "1.2.3.4:5", "[::1]:5" or, with a scope, "[fe80::1%eth0]:5"
+ * (the interface's number if it has no name) into buf; return buf.
+ */
 char *
 addr_format(const struct sockaddr *sa, char *buf, size_t size)
 {
-	char	host[INET6_ADDRSTRLEN];
+	char	host[INET6_ADDRSTRLEN], scope[IF_NAMESIZE + 1];
 
 	if (sa->sa_family == AF_INET) {
 		const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
@@ -165,7 +173,15 @@ addr_format(const struct sockaddr *sa, char *buf, size_t size)
 		    (const struct sockaddr_in6 *)sa;
 
 		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof host);
-		snprintf(buf, size, "[%s]:%u", host, ntohs(sin6->sin6_port));
+		scope[0] = '\0';
+		if (sin6->sin6_scope_id != 0 &&
+		    if_indextoname(sin6->sin6_scope_id, scope + 1) != NULL)
+			scope[0] = '%';
+		else if (sin6->sin6_scope_id != 0)
+			snprintf(scope, sizeof scope, "%%%u",
+			    (unsigned int)sin6->sin6_scope_id);
+		snprintf(buf, size, "[%s%s]:%u", host, scope,
+		    ntohs(sin6->sin6_port));
 	} else
 		snprintf(buf, size, "(family %d)", sa->sa_family);
 	return (buf);

@@ -2,9 +2,11 @@
 #include <sys/socket.h>
 
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <netinet/in.h>
 
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -321,6 +323,56 @@ START_TEST(test_addr_resolve_format)
 }
 END_TEST
 
+/* addr_format keeps an IPv6 scope: the interface name, else its number. */
+START_TEST(test_addr_format_scope)
+{
+	struct sockaddr_in6	 sin6;
+	struct addrinfo		*res;
+	char			 buf[ADDR_STRLEN], want[ADDR_STRLEN];
+	char			 name[IF_NAMESIZE], *cause = NULL;
+	unsigned int		 lo, unused;
+
+	memset(&sin6, 0, sizeof sin6);
+	sin6.sin6_family = AF_INET6;
+	sin6.sin6_port = htons(7);
+	ck_assert_int_eq(inet_pton(AF_INET6, "fe80::1", &sin6.sin6_addr), 1);
+
+	/* An index no interface has: the number. */
+	for (unused = 4242; if_indextoname(unused, name) != NULL; unused++)
+		continue;
+	sin6.sin6_scope_id = unused;
+	snprintf(want, sizeof want, "[fe80::1%%%u]:7", unused);
+	ck_assert_str_eq(addr_format((struct sockaddr *)&sin6, buf,
+	    sizeof buf), want);
+
+	/* The loopback interface: its name. */
+	lo = if_nametoindex("lo");
+	if (lo != 0) {
+		sin6.sin6_scope_id = lo;
+		ck_assert_str_eq(addr_format((struct sockaddr *)&sin6, buf,
+		    sizeof buf), "[fe80::1%lo]:7");
+		/* And what the parser resolves prints back the same. */
+		ck_assert_int_eq(addr_lookup("[fe80::1%lo]:7", AF_INET6, 0,
+		    &res, &cause), 0);
+		ck_assert_str_eq(addr_format(res->ai_addr, buf, sizeof buf),
+		    "[fe80::1%lo]:7");
+		freeaddrinfo(res);
+	}
+
+	/* No scope, no '%'; the widest scoped form fits in ADDR_STRLEN. */
+	sin6.sin6_scope_id = 0;
+	ck_assert_str_eq(addr_format((struct sockaddr *)&sin6, buf,
+	    sizeof buf), "[fe80::1]:7");
+	ck_assert_int_eq(inet_pton(AF_INET6,
+	    "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", &sin6.sin6_addr), 1);
+	sin6.sin6_scope_id = 4294967295U;
+	sin6.sin6_port = htons(65535);
+	ck_assert_str_eq(addr_format((struct sockaddr *)&sin6, buf,
+	    sizeof buf),
+	    "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff%4294967295]:65535");
+}
+END_TEST
+
 int
 main(void)
 {
@@ -337,6 +389,7 @@ main(void)
 	tcase_add_test(tc, test_addr_parse);
 	tcase_add_test(tc, test_addr_message);
 	tcase_add_test(tc, test_addr_resolve_format);
+	tcase_add_test(tc, test_addr_format_scope);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
