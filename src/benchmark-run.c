@@ -173,7 +173,7 @@ run_setup(struct run_state *rs)
 		}
 		n = bench_config.conns / T + ((uint64_t)i < bench_config.conns % T);
 		if (bench_thread_setup(thr, n) != 0) {
-			log_warnx("cannot set up thread %d", i);
+			log_errorx("cannot set up thread %d", i);
 			return (-1);
 		}
 	}
@@ -248,7 +248,7 @@ bench_run(struct bench_stats *stats, double *seconds)
 	for (i = 0; i < bench_config.threads; i++) {
 		if (pthread_create(&rs.threads[i].tid, NULL, run_worker,
 		    &rs.threads[i]) != 0) {
-			log_warnx("cannot start thread %d", i);
+			log_errorx("cannot start thread %d", i);
 			break;
 		}
 		started++;

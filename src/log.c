@@ -86,6 +86,30 @@ log_get_level(void)
 	return (log_level);
 }
 
+/* An error with strerror(errno) appended: what ends the program. */
+void
+log_error(const char *fmt, ...)
+{
+	va_list	ap;
+	int	saved = errno;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_LEVEL_ERROR, strerror(saved), fmt, ap);
+	va_end(ap);
+	errno = saved;
+}
+
+/* An error without errno, for a caller that exits with its own status. */
+void
+log_errorx(const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_LEVEL_ERROR, NULL, fmt, ap);
+	va_end(ap);
+}
+
 /* A warning with strerror(errno) appended. */
 void
 log_warn(const char *fmt, ...)

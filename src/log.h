@@ -14,6 +14,8 @@ enum log_level {
 void	log_init(const char *progname, int level);
 void	log_set_level(int level);
 int	log_get_level(void);
+void	log_error(const char *fmt, ...) PRINTFLIKE(1, 2);
+void	log_errorx(const char *fmt, ...) PRINTFLIKE(1, 2);
 void	log_warn(const char *fmt, ...) PRINTFLIKE(1, 2);
 void	log_warnx(const char *fmt, ...) PRINTFLIKE(1, 2);
 void	log_info(const char *fmt, ...) PRINTFLIKE(1, 2);

@@ -275,7 +275,7 @@ main(int argc, char **argv)
 	case LISTENER_BAD_ADDRESS:
 		usage_error(server_progname, "--listen: %s", cause);
 	default:
-		log_warnx("%s", cause);
+		log_errorx("%s", cause);
 		exit(1);
 	}
 

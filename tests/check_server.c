@@ -544,6 +544,9 @@ START_TEST(test_address_in_use)
 	first = srv;
 	snprintf(addr, sizeof addr, "127.0.0.1:%d", first.ports[0]);
 	expect_refusal((const char *const[]){ "-l", addr, NULL }, 1, addr);
+	/* It ends the program: an error, not a warning. */
+	ck_assert_msg(strstr(srv.err, "] error: cannot listen on ") != NULL,
+	    "not logged as an error: %s", srv.err);
 	srv = first;
 	ck_assert_msg(strstr(addr, ":") != NULL, "%s", addr);
 	stop_clean();
