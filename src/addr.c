@@ -187,6 +187,28 @@ addr_format(const struct sockaddr *sa, char *buf, size_t size)
 	return (buf);
 }
 
+/*
+ * The family of a numeric address ("127.0.0.1", "::1", "fe80::1%eth0"):
+ * AF_INET, AF_INET6, or AF_UNSPEC for a name.
+ */
+int
+addr_literal_family(const char *host)
+{
+	struct in6_addr	 in6;
+	char		 buf[INET6_ADDRSTRLEN];
+	size_t		 len = strcspn(host, "%");
+
+	if (inet_pton(AF_INET, host, &in6) == 1)
+		return (AF_INET);
+	if (len >= sizeof buf)
+		return (AF_UNSPEC);
+	memcpy(buf, host, len);
+	buf[len] = '\0';
+	if (inet_pton(AF_INET6, buf, &in6) == 1)
+		return (AF_INET6);
+	return (AF_UNSPEC);
+}
+
 /* Return the local port a socket is bound to, or -1. */
 int
 addr_local_port(int fd)

@@ -19,6 +19,7 @@ int	 addr_resolve(const char *host, const char *port, int family,
 int	 addr_lookup(const char *spec, int family, int passive,
 	     struct addrinfo **res, char **cause);
 char	*addr_format(const struct sockaddr *sa, char *buf, size_t size);
+int	 addr_literal_family(const char *host);
 int	 addr_local_port(int fd);
 
 #endif

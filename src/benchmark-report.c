@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "benchmark.h"
+#include "exitcode.h"
 
 static int	report_progress_shown;
 
@@ -180,9 +181,13 @@ report_json(const struct bench_stats *st, double seconds)
 	fflush(stdout);
 }
 
-/* 0 if every byte came back right and nothing failed, else 1. */
+/*
+ * 0 if every byte came back right and nothing failed, else 1: during the
+ * run a timeout is one more failed echo, not a status of its own.
+ */
 int
 report_exit_status(const struct bench_stats *st)
 {
-	return (st->mismatches != 0 || report_errors(st) != 0 ? 1 : 0);
+	return (st->mismatches != 0 || report_errors(st) != 0 ?
+	    EXIT_ECHO_FAILED : EXIT_ECHOED);
 }

@@ -26,6 +26,7 @@
 
 #include "addr.h"
 #include "benchmark.h"
+#include "exitcode.h"
 #include "log.h"
 #include "parse.h"
 #include "pattern.h"
@@ -132,9 +133,15 @@ bench_usage(void)
 "output.  Rates use MB = 1000000 bytes, counted once (the echo, not the\n"
 "send as well); latency is in microseconds.\n"
 "\n"
-"Exit status: 0 if every byte came back right and nothing failed; 1 if any\n"
-"byte differed, any connect failed, any connection was reset, closed or\n"
-"timed out, or the target could not be reached; 64 for a bad command line.\n",
+"Exit status (the table evecho-cli shares):\n"
+"  0    every byte came back right and nothing failed\n"
+"  1    the echo failed: a byte differed, or during the run a connect failed\n"
+"       or a connection was reset, closed early or timed out\n"
+"  2    the target cannot be resolved, or the first connect to it (made\n"
+"       before the run) is refused or gets no answer within --timeout\n"
+"  3    not used: a timeout during the run is a failure (1)\n"
+"  64   a bad command line, also a --source address that cannot be bound or\n"
+"       of a family the target has no address of\n",
 	    bench_progname);
 }
 
@@ -154,13 +161,17 @@ bench_port_range(void)
 	return (n);
 }
 
-/* Add a --source address: a numeric IPv4 or IPv6 address, no port. */
+/*
+ * Add a --source address: a numeric IPv4 or IPv6 address, no port, of the
+ * family of any given before, and one this host can bind to.
+ */
 static void
 bench_add_source(const char *spec)
 {
 	struct bench_source	*src;
 	struct sockaddr_in	*sin;
 	struct sockaddr_in6	*sin6;
+	int			 fd, one = 1, saved;
 
 	bench_config.sources = reallocarray(bench_config.sources,
 	    bench_config.nsources + 1, sizeof *bench_config.sources);
@@ -180,6 +191,22 @@ bench_add_source(const char *spec)
 		usage_error(bench_progname, "--source: '%s' is not an IPv4 "
 		    "or IPv6 address", spec);
 	}
+	if (bench_config.nsources > 1 &&
+	    src->ss.ss_family != bench_config.sources[0].ss.ss_family)
+		usage_error(bench_progname, "--source: '%s' is not of the "
+		    "family of the first --source", spec);
+	/* Bind once now, so an address not on this host is a usage error. */
+	fd = socket(src->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		fatal("socket");
+	setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+	if (bind(fd, (struct sockaddr *)&src->ss, src->len) != 0) {
+		saved = errno;
+		close(fd);
+		usage_error(bench_progname, "--source: cannot bind to '%s': %s",
+		    spec, strerror(saved));
+	}
+	close(fd);
 }
 
 /* Try one connect to ai within the timeout; 0 if it was accepted. */
@@ -189,17 +216,8 @@ bench_probe(const struct addrinfo *ai, char **cause)
 	const struct bench_source	*src = bench_config.sources;
 	struct pollfd			 pfd;
 	char				 name[ADDR_STRLEN];
-	size_t				 i;
 	int				 fd, n;
 
-	for (i = 0; i < bench_config.nsources; i++) {
-		if (bench_config.sources[i].ss.ss_family == ai->ai_family)
-			continue;
-		cause_set(cause, "--source addresses must be of the same "
-		    "family as %s", addr_format(ai->ai_addr, name,
-		    sizeof name));
-		return (-1);
-	}
 	fd = sock_connect_start(ai->ai_addr, ai->ai_addrlen,
 	    src != NULL ? (const struct sockaddr *)&src->ss : NULL,
 	    src != NULL ? src->len : 0, cause);
@@ -226,26 +244,44 @@ bench_probe(const struct addrinfo *ai, char **cause)
 /*
  * Resolve the target and settle on the first address that accepts a
  * connection, so a name with several addresses (localhost: ::1 and
- * 127.0.0.1) reaches the one the server listens on.  Exits 1 if none does.
+ * 127.0.0.1) reaches the one the server listens on; with --source, only
+ * addresses of its family.  A bad address exits 64; one that does not
+ * resolve, or where nothing accepts, exits 2.
  */
 static void
 bench_pick_target(void)
 {
 	struct addrinfo	*res, *ai;
-	char		*cause = NULL;
+	char		*host, *port, *cause = NULL;
+	int		 family = AF_UNSPEC;
 
-	if (addr_lookup(bench_config.target_spec, AF_UNSPEC, 0, &res,
-	    &cause) != 0)
+	if (addr_parse(bench_config.target_spec, ADDR_DEFAULT_HOST,
+	    ADDR_DEFAULT_PORT, &host, &port, &cause) != 0)
 		usage_error(bench_progname, "%s", cause);
+	if (addr_resolve(host, port, AF_UNSPEC, 0, &res, &cause) != 0) {
+		log_errorx("%s", cause);
+		exit(EXIT_UNREACHABLE);
+	}
+	if (bench_config.nsources > 0)
+		family = bench_config.sources[0].ss.ss_family;
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		if (family != AF_UNSPEC && ai->ai_family != family)
+			continue;
 		free(cause);
 		cause = NULL;
 		if (bench_probe(ai, &cause) == 0)
 			break;
 	}
+	if (ai == NULL && cause == NULL) {
+		usage_error(bench_progname, "--source: the target '%s' has no "
+		    "%s address", host != NULL ? host : bench_config.target_spec,
+		    family == AF_INET ? "IPv4" : "IPv6");
+	}
+	free(host);
+	free(port);
 	if (ai == NULL) {
-		log_warnx("%s", cause != NULL ? cause : "no address");
-		exit(1);
+		log_errorx("%s", cause);
+		exit(EXIT_UNREACHABLE);
 	}
 	memcpy(&bench_config.target, ai->ai_addr, ai->ai_addrlen);
 	bench_config.target_len = ai->ai_addrlen;
@@ -423,7 +459,7 @@ main(int argc, char **argv)
 	bench_pick_target();
 
 	if (bench_run(&stats, &seconds) != 0)
-		exit(1);
+		exit(EXIT_ECHO_FAILED);
 	if (bench_config.json)
 		report_json(&stats, seconds);
 	else

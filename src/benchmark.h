@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "addr.h"
 #include "hist.h"
 
 enum bench_mode {
@@ -28,7 +29,7 @@ struct bench_config {
 	const char		*target_spec;
 	struct sockaddr_storage	 target;
 	socklen_t		 target_len;
-	char			 target_name[80];
+	char			 target_name[ADDR_STRLEN];
 	struct bench_source	*sources;
 	size_t			 nsources;
 	uint64_t		 conns;

@@ -3,7 +3,7 @@
  *
  * Each address gets a non-blocking connect and, with --timeout, at most
  * that long; the event loop runs just for the attempt.  Every failure is
- * reported on its own line; the exit status says how the last one failed.
+ * reported on its own line; refused or timed out, the exit status is 2.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -19,6 +19,7 @@
 
 #include "addr.h"
 #include "cli.h"
+#include "exitcode.h"
 #include "log.h"
 #include "sock.h"
 
@@ -71,8 +72,8 @@ connect_wait(struct connect_attempt *a)
 
 /*
  * Try each address of res in turn.  Returns the connected socket, with its
- * address in cli_peer; or -1 with *status set to CLI_EXIT_CONNECT or
- * CLI_EXIT_TIMEOUT.
+ * address in cli_peer; or -1 with *status set to EXIT_UNREACHABLE: a
+ * connect that timed out is as unreachable as one refused.
  */
 int
 cli_connect(struct addrinfo *res, int *status)
@@ -81,7 +82,7 @@ cli_connect(struct addrinfo *res, int *status)
 	struct addrinfo		*ai;
 	char			*cause;
 
-	*status = CLI_EXIT_CONNECT;
+	*status = EXIT_UNREACHABLE;
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
 		addr_format(ai->ai_addr, cli_peer, ADDR_STRLEN);
 		log_info("connecting to %s", cli_peer);
@@ -91,7 +92,7 @@ cli_connect(struct addrinfo *res, int *status)
 		if (a.fd == -1) {
 			cli_error("%s", cause);
 			free(cause);
-			*status = CLI_EXIT_CONNECT;
+			*status = EXIT_UNREACHABLE;
 			continue;
 		}
 		if (connect_wait(&a) == 0) {
@@ -102,11 +103,11 @@ cli_connect(struct addrinfo *res, int *status)
 		if (a.timed_out) {
 			cli_error("cannot connect to %s: timed out after %.3g s",
 			    cli_peer, (double)cli_config.timeout_us / 1e6);
-			*status = CLI_EXIT_TIMEOUT;
+			*status = EXIT_UNREACHABLE;
 		} else {
 			cli_error("cannot connect to %s: %s", cli_peer,
 			    strerror(a.error));
-			*status = CLI_EXIT_CONNECT;
+			*status = EXIT_UNREACHABLE;
 		}
 	}
 	return (-1);

@@ -21,6 +21,7 @@
 #include <event2/event.h>
 
 #include "cli.h"
+#include "exitcode.h"
 #include "log.h"
 
 #define LINE_PROMPT	"evecho> "
@@ -59,7 +60,7 @@ line_quit(void)
 	if (line.prompt && line.in_eof)
 		fputc('\n', stderr);	/* Ctrl-D left the cursor on a prompt */
 	log_info("%llu lines echoed", (unsigned long long)line.lines);
-	cli_finish(CLI_EXIT_OK);
+	cli_finish(EXIT_ECHOED);
 }
 
 /* Is a line the exit command?  A trailing CR is forgiven. */
@@ -113,7 +114,7 @@ line_next(void)
 		else if (evbuffer_get_length(in) >= CLI_LINE_MAX) {
 			cli_error("line longer than %d bytes; use stream mode",
 			    CLI_LINE_MAX);
-			cli_finish(CLI_EXIT_FAIL);
+			cli_finish(EXIT_ECHO_FAILED);
 		}
 		return;
 	}
@@ -172,7 +173,7 @@ line_sock_read_cb(struct bufferevent *bev, void *arg)
 		if (evbuffer_get_length(in) < line.expect)
 			return;		/* a piece; wait for the rest */
 		if (line_print_echo(in) != 0) {
-			cli_finish(CLI_EXIT_FAIL);
+			cli_finish(EXIT_ECHO_FAILED);
 			return;
 		}
 		if (!line.in_eof)
@@ -184,7 +185,7 @@ line_sock_read_cb(struct bufferevent *bev, void *arg)
 			cli_error("server sent %zu bytes that were never sent "
 			    "(at offset %llu)", len,
 			    (unsigned long long)line.offset);
-			cli_finish(CLI_EXIT_FAIL);
+			cli_finish(EXIT_ECHO_FAILED);
 			return;
 		}
 		fwrite(evbuffer_pullup(in, -1), 1, len, stdout);
@@ -213,7 +214,7 @@ line_sock_event_cb(struct bufferevent *bev, short what, void *arg)
 		cli_error("connection to %s lost: %s", cli_peer,
 		    strerror(EVUTIL_SOCKET_ERROR()));
 	}
-	cli_finish(CLI_EXIT_FAIL);
+	cli_finish(EXIT_ECHO_FAILED);
 }
 
 /* Standard input has data: send the next line if none is owed. */
@@ -233,7 +234,7 @@ line_in_event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	cli_error("cannot read standard input: %s", strerror(errno));
-	cli_finish(CLI_EXIT_FAIL);
+	cli_finish(EXIT_ECHO_FAILED);
 }
 
 /* Does the server owe us an echo?  For the silence timeout. */

@@ -33,6 +33,7 @@
 #include <event2/event.h>
 
 #include "cli.h"
+#include "exitcode.h"
 #include "log.h"
 
 /* What one verify step copies or compares. */
@@ -194,7 +195,7 @@ stream_in_event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	cli_error("cannot read standard input: %s", strerror(errno));
-	cli_finish(CLI_EXIT_FAIL);
+	cli_finish(EXIT_ECHO_FAILED);
 }
 
 /* The socket's output fell below its low watermark (or emptied). */
@@ -250,7 +251,7 @@ stream_sock_read_cb(struct bufferevent *bev, void *arg)
 	cli_activity();
 	if (stream.window != NULL) {
 		if (stream_verify(in) != 0) {
-			cli_finish(CLI_EXIT_FAIL);
+			cli_finish(EXIT_ECHO_FAILED);
 			return;
 		}
 		stream_pace_input();
@@ -284,7 +285,7 @@ stream_out_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	cli_error("cannot write to standard output: %s",
 	    (what & BEV_EVENT_ERROR) ? strerror(errno) : "end of file");
-	cli_finish(CLI_EXIT_FAIL);
+	cli_finish(EXIT_ECHO_FAILED);
 }
 
 /*
@@ -341,7 +342,7 @@ stream_sock_event_cb(struct bufferevent *bev, short what, void *arg)
 		    "echoed: %s", cli_peer, (unsigned long long)stream.echoed,
 		    (unsigned long long)stream.sent, strerror(error));
 	}
-	cli_finish(CLI_EXIT_FAIL);
+	cli_finish(EXIT_ECHO_FAILED);
 }
 
 /* Finish once everything sent came back and reached standard output. */
@@ -364,7 +365,7 @@ stream_check_done(void)
 		    ms > 0 ? (double)stream.echoed / 1048576.0 / (ms / 1e3) :
 		    0.0);
 	}
-	cli_finish(CLI_EXIT_OK);
+	cli_finish(EXIT_ECHOED);
 }
 
 /* Start stream mode (or -m) on the connected socket fd. */

@@ -25,6 +25,7 @@
 
 #include "addr.h"
 #include "cli.h"
+#include "exitcode.h"
 #include "log.h"
 #include "parse.h"
 
@@ -33,7 +34,7 @@ struct cli_config	 cli_config;
 char			 cli_peer[ADDR_STRLEN];
 
 static const char	*cli_progname = "evecho-cli";
-static int		 cli_status = CLI_EXIT_FAIL;
+static int		 cli_status = EXIT_ECHO_FAILED;
 static int		 cli_finished;
 static struct event	*cli_watch_ev;
 static int		(*cli_watch_waiting)(void);
@@ -90,10 +91,15 @@ cli_usage(void)
 "output, binary-safe, then shuts down the sending side and waits for the\n"
 "rest of the echo.\n"
 "\n"
-"Exit status: 0 when everything sent came back; 1 on a --verify mismatch,\n"
-"a server that closed or reset the connection early, or an I/O error; 2 when\n"
-"the host cannot be resolved or no address accepts the connection; 3 on a\n"
-"timeout; 64 for a bad command line; 128+N after signal N.\n",
+"Exit status (the table evecho-benchmark shares):\n"
+"  0    everything sent came back\n"
+"  1    the echo failed: a --verify mismatch, a server that closed or reset\n"
+"       the connection early, an I/O error\n"
+"  2    the host cannot be resolved, or no address accepts the connection\n"
+"       (refused, or no answer within --timeout)\n"
+"  3    connected, but the server owed an echo and sent nothing for --timeout\n"
+"  64   a bad command line (also -4 or -6 with an address of the other family)\n"
+"  128+N  after signal N\n",
 	    cli_progname);
 }
 
@@ -239,7 +245,7 @@ cli_watch_cb(evutil_socket_t fd, short what, void *arg)
 	if (idle >= limit) {
 		cli_error("timed out: no data from %s for %.3g s", cli_peer,
 		    (double)limit / 1e6);
-		cli_finish(CLI_EXIT_TIMEOUT);
+		cli_finish(EXIT_TIMEOUT);
 		return;
 	}
 	cli_watch_arm(limit - idle);
@@ -275,22 +281,33 @@ cli_signal_cb(evutil_socket_t sig, short what, void *arg)
 	cli_finish(128 + (int)sig);
 }
 
-/* Parse and resolve the target; exit 64 or 2 with a message if we cannot. */
+/*
+ * Parse and resolve the target; exit 64 for a bad address (or a literal
+ * that -4 or -6 rules out), 2 with a message if it does not resolve.
+ */
 static struct addrinfo *
 cli_resolve(void)
 {
 	struct addrinfo	*res;
 	char		*host, *port, *cause;
+	int		 family;
 
 	if (addr_parse(cli_config.target, ADDR_DEFAULT_HOST, ADDR_DEFAULT_PORT,
 	    &host, &port, &cause) != 0)
 		usage_error(cli_progname, "%s", cause);
+	family = host != NULL ? addr_literal_family(host) : AF_UNSPEC;
+	if (cli_config.family != AF_UNSPEC && family != AF_UNSPEC &&
+	    family != cli_config.family) {
+		usage_error(cli_progname, "%s: '%s' is an %s address",
+		    cli_config.family == AF_INET ? "-4" : "-6", host,
+		    family == AF_INET ? "IPv4" : "IPv6");
+	}
 	if (addr_resolve(host, port, cli_config.family, 0, &res, &cause)
 	    != 0) {
 		cli_error("%s%s", cause, cli_config.family == AF_INET ?
 		    " (with -4)" : cli_config.family == AF_INET6 ?
 		    " (with -6)" : "");
-		exit(CLI_EXIT_CONNECT);
+		exit(EXIT_UNREACHABLE);
 	}
 	free(host);
 	free(port);

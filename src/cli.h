@@ -8,12 +8,6 @@
 struct addrinfo;
 struct event_base;
 
-/* Exit statuses; EXIT_USAGE (64) comes from parse.h. */
-#define CLI_EXIT_OK		0	/* every byte came back */
-#define CLI_EXIT_FAIL		1	/* mismatch, server gone, I/O error */
-#define CLI_EXIT_CONNECT	2	/* cannot resolve or connect */
-#define CLI_EXIT_TIMEOUT	3	/* connect or silence timeout */
-
 /* Stream mode bounds: what one buffer holds before its reader pauses. */
 #define CLI_HIGH_WATER		(256 * 1024)
 #define CLI_LOW_WATER		(64 * 1024)

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "exitcode.h"
 #include "parse.h"
 
 /* Store an allocated, formatted message in *cause (if cause is not NULL). */

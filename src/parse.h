@@ -6,9 +6,6 @@
 
 struct option;
 
-/* Exit status for a bad command line (sysexits.h EX_USAGE). */
-#define EXIT_USAGE	64
-
 int	parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out,
 	    char **cause);
 int	parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out,

@@ -360,11 +360,13 @@ START_TEST(test_timeout)
 }
 END_TEST
 
-/* Nobody listening: a clear message and exit 1, no report. */
+/* Nobody listening: a clear message and exit 2 (as evecho-cli), no report. */
 START_TEST(test_unreachable)
 {
 	static char	out[4096];
 	const char	*args[] = { "-q", "--json", "-t", "1", NULL };
+	const char	*unknown[] = { "-q", "-t", "1", "nosuch.invalid:7",
+	    NULL };
 	int		port;
 
 	/* A port that was just free. */
@@ -372,7 +374,10 @@ START_TEST(test_unreachable)
 	port = srv.ports[0];
 	stop_server();
 	snprintf(target, sizeof target, "127.0.0.1:%d", port);
-	ck_assert_int_eq(run_bench(out, sizeof out, 0, args), 1);
+	ck_assert_int_eq(run_bench(out, sizeof out, 0, args), 2);
+	ck_assert_str_eq(out, "");
+	/* A name that does not resolve is 2 as well, not a usage error. */
+	ck_assert_int_eq(run_bench(out, sizeof out, 1, unknown), 2);
 	ck_assert_str_eq(out, "");
 }
 END_TEST
@@ -400,6 +405,9 @@ START_TEST(test_usage)
 		{ "-c", "30000" },
 		{ "-c", "2", "-T", "3" },
 		{ "--source", "no.such.host.invalid" },
+		{ "--source", "127.0.0.2", "[::1]:7" },
+		{ "--source", "127.0.0.2", "--source", "::1" },
+		{ "--source", "192.0.2.1", "127.0.0.1:7" },
 		{ "127.0.0.1:99999" },
 		{ "127.0.0.1:1", "extra" },
 		{ "--bogus" },
@@ -426,6 +434,9 @@ START_TEST(test_usage)
 		    "%s: not one line: %s", bad[i][0], err);
 		ck_assert_msg(strncmp(err, "evecho-benchmark: ", 18) == 0,
 		    "%s: %s", bad[i][0], err);
+		/* A --source found wrong only later still names --source. */
+		ck_assert_msg(strcmp(bad[i][0], "--source") != 0 ||
+		    strstr(err, "--source") != NULL, "%s", err);
 	}
 }
 END_TEST
