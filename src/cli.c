@@ -98,7 +98,8 @@ cli_usage(void)
 "  2    the host cannot be resolved, or no address accepts the connection\n"
 "       (refused, or no answer within --timeout)\n"
 "  3    connected, but the server owed an echo and sent nothing for --timeout\n"
-"  64   a bad command line (also -4 or -6 with an address of the other family)\n"
+"  64   a bad command line, also -4 or -6 with an address of the other\n"
+"       family\n"
 "  128+N  after signal N\n",
 	    cli_progname);
 }
