@@ -8,10 +8,25 @@
  * saves two epoll_ctl calls and a loop iteration per message, while partial
  * writes, EV_WRITE and errors stay with the bufferevent.
  *
- * Memory is bounded by --max-pending: once input plus output hold that much,
- * reading stops until the output has drained.  While output is non-empty new
- * data waits in the input buffer, whose chains fill up, rather than being
- * moved chain by half-empty chain into the output.
+ * Memory is bounded twice.  --max-pending: once input plus output hold that
+ * much, reading stops until the output has drained.  --max-memory: while
+ * all connections together hold that much, a connection that holds anything
+ * reads no more, while one that holds nothing (a client reading its echo) is
+ * still served.  While output is non-empty new data waits in the input
+ * buffer, whose chains fill up, rather than being moved chain by half-empty
+ * chain into the output.
+ *
+ * Silence is judged by the timers of the bufferevent (nothing read, or no
+ * writable wake-up, for the timeout) and then checked against the kernel:
+ * bytes still in its send queue (SIOCOUTQ) or readable (FIONREAD) mean the
+ * connection is not idle, and a send queue that shrank since the last check
+ * means the client is reading.
+ *
+ * A connection the server ends while the client may still send (idle
+ * timeout, shutdown) is closed gently: shut down our sending side, discard
+ * what still arrives until the client's FIN or a short bound, then close.
+ * Closing with unread input would make the kernel send RST and throw away
+ * the echo still in its send queue.
  */
 #include <sys/types.h>
 #include <sys/ioctl.h>
@@ -19,6 +34,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
@@ -26,6 +42,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -49,19 +66,31 @@
  * larger messages costs at most this many extra loop iterations.
  */
 #define CONN_READ_MORE_BACKOFF	8
+/* During shutdown: how long quiet means finished. */
+#define CONN_DRAIN_GRACE_US	250000
+/* After our FIN: how long to wait for the client's. */
+#define CONN_LINGER_US		1000000
+/* --max-memory: reading resumes below this share of the bound. */
+#define CONN_MEM_RESUME_PCT	90
 
 struct conn {
 	TAILQ_ENTRY(conn)	 entry;
 	struct bufferevent	*bev;
 	int			 fd;
 	int			 flags;
+#define CONN_READ_EOF	0x01	/* the client shut down its sending side */
+#define CONN_PAUSED	0x02	/* reading stopped: a memory bound is held */
+#define CONN_DRAINING	0x04	/* server shutdown: close once quiet */
+#define CONN_LINGER	0x08	/* our FIN is sent: discard until the client's */
+#define CONN_MOVING	0x10	/* the last silence check saw bytes in transit */
 	int			 read_more_skip;	/* full reads to take as is */
-#define CONN_READ_EOF	0x1	/* the client shut down its sending side */
-#define CONN_PAUSED	0x2	/* reading stopped: max_pending is held */
-#define CONN_DRAINING	0x4	/* server shutdown: read quota, then close */
 	uint64_t		 id;
 	size_t			 held;		/* input length after last cb */
-	size_t			 drain_quota;	/* bytes still to read */
+	size_t			 counted;	/* our share of conn_mem */
+	uint64_t		 queued;	/* bytes ever handed to output */
+	uint64_t		 seen_delivered; /* at the last silence check */
+	int64_t			 seen_us;	/* when that check was */
+	const char		*why;		/* while lingering: the reason */
 	struct sockaddr_in6	 peer;		/* large enough for IPv4 too */
 };
 
@@ -69,24 +98,59 @@ static TAILQ_HEAD(, conn)	 conn_list = TAILQ_HEAD_INITIALIZER(conn_list);
 static size_t			 conn_open;
 static uint64_t			 conn_next_id = 1;
 static const struct timeval	*conn_idle_tv;
+static const struct timeval	*conn_grace_tv;
+static const struct timeval	*conn_linger_tv;
+static uint64_t			 conn_silence_us; /* the timeout in use */
+
+/* --max-memory: bytes held by all connections, and the bound's state. */
+static size_t			 conn_mem;
+static size_t			 conn_mem_resume;
+static int			 conn_mem_full;
+static int64_t			 conn_mem_full_since;
+static struct log_limit		 conn_mem_log;
 
 static void	conn_read_cb(struct bufferevent *, void *);
 static void	conn_write_cb(struct bufferevent *, void *);
 static void	conn_event_cb(struct bufferevent *, short, void *);
+static void	conn_linger_read_cb(struct bufferevent *, void *);
 
-/* Prepare shared state: the common timeout used by every connection. */
-int
-conn_setup(void)
+/* Monotonic microseconds. */
+static int64_t
+conn_now_us(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
+}
+
+/* A common timeout of us microseconds: one queue, O(1) re-arm. */
+static const struct timeval *
+conn_common_timeout(uint64_t us)
 {
 	struct timeval	tv;
 
-	if (server_config.idle_timeout_us == 0)
-		return (0);
-	tv.tv_sec = (time_t)(server_config.idle_timeout_us / 1000000);
-	tv.tv_usec = (suseconds_t)(server_config.idle_timeout_us % 1000000);
-	/* One queue for every connection's identical timeout: O(1) re-arm. */
-	conn_idle_tv = event_base_init_common_timeout(server_base, &tv);
-	return (conn_idle_tv == NULL ? -1 : 0);
+	tv.tv_sec = (time_t)(us / 1000000);
+	tv.tv_usec = (suseconds_t)(us % 1000000);
+	return (event_base_init_common_timeout(server_base, &tv));
+}
+
+/* Prepare shared state: the timeouts every connection uses. */
+int
+conn_setup(void)
+{
+	if (server_config.idle_timeout_us != 0 &&
+	    (conn_idle_tv = conn_common_timeout(
+	    server_config.idle_timeout_us)) == NULL)
+		return (-1);
+	conn_silence_us = server_config.idle_timeout_us;
+	conn_grace_tv = conn_common_timeout(CONN_DRAIN_GRACE_US);
+	conn_linger_tv = conn_common_timeout(CONN_LINGER_US);
+	if (conn_grace_tv == NULL || conn_linger_tv == NULL)
+		return (-1);
+	conn_mem_resume = (size_t)(server_config.max_memory / 100 *
+	    CONN_MEM_RESUME_PCT);
+	return (0);
 }
 
 /* Return the number of open connections. */
@@ -96,25 +160,108 @@ conn_count(void)
 	return (conn_open);
 }
 
-/* The one way a connection ends: log why, account, free. */
+/* Return the bytes held by all connections together. */
+size_t
+conn_memory(void)
+{
+	return (conn_mem);
+}
+
+/* Bytes in the kernel's send queue (not yet acknowledged), or 0. */
+static size_t
+conn_kernel_unsent(int fd)
+{
+	int	n;
+
+	if (ioctl(fd, SIOCOUTQ, &n) != 0 || n < 0)
+		return (0);
+	return ((size_t)n);
+}
+
+/* Bytes the client sent that the server has not read yet, or 0. */
+static size_t
+conn_kernel_unread(int fd)
+{
+	int	n;
+
+	if (ioctl(fd, FIONREAD, &n) != 0 || n < 0)
+		return (0);
+	return ((size_t)n);
+}
+
+/* The bound on all connections was reached: count it, say so rarely. */
 static void
-conn_close(struct conn *c, const char *why)
+conn_mem_enter(void)
+{
+	uint64_t	n;
+
+	conn_mem_full = 1;
+	conn_mem_full_since = conn_now_us();
+	server_stats.mem_full_events++;
+	if ((n = log_limit_hit(&conn_mem_log)) != 0)
+		log_warnx("--max-memory reached: %zu bytes held by %zu "
+		    "connections; those holding data read no more until it "
+		    "falls below %zu (%llu times since the last warning)",
+		    conn_mem, conn_open, conn_mem_resume,
+		    (unsigned long long)n);
+}
+
+/* Below the resume mark again: add the time spent at the bound. */
+static void
+conn_mem_leave(void)
+{
+	conn_mem_full = 0;
+	server_stats.mem_full_us +=
+	    (uint64_t)(conn_now_us() - conn_mem_full_since);
+}
+
+/* Record that c now holds held bytes, and follow the bound's state. */
+static inline void
+conn_count_held(struct conn *c, size_t held)
+{
+	conn_mem += held - c->counted;
+	c->counted = held;
+	if (!conn_mem_full) {
+		if (conn_mem >= server_config.max_memory)
+			conn_mem_enter();
+	} else if (conn_mem < conn_mem_resume)
+		conn_mem_leave();
+}
+
+/* Return the microseconds spent at --max-memory so far. */
+uint64_t
+conn_mem_full_us(void)
+{
+	return (server_stats.mem_full_us + (conn_mem_full ?
+	    (uint64_t)(conn_now_us() - conn_mem_full_since) : 0));
+}
+
+/*
+ * The one way a connection ends: log why, account, free.  What the
+ * evbuffers still hold was not echoed; with unsent_too, neither was what
+ * the kernel still holds for the client (the close was forced).
+ */
+static void
+conn_close_counted(struct conn *c, const char *why, int unsent_too)
 {
 	struct evbuffer	*in = bufferevent_get_input(c->bev);
 	struct evbuffer	*out = bufferevent_get_output(c->bev);
 	size_t		 unsent = evbuffer_get_length(out);
-	size_t		 unread = evbuffer_get_length(in);
+	size_t		 lost = unsent + evbuffer_get_length(in);
 	char		 peer[ADDR_STRLEN];
 
+	if (unsent_too)
+		lost += conn_kernel_unsent(c->fd) + conn_kernel_unread(c->fd);
 	if (log_debug_enabled()) {
 		log_debug("conn %llu %s closed: %s (%zu bytes not echoed)",
 		    (unsigned long long)c->id,
 		    addr_format((struct sockaddr *)&c->peer, peer, sizeof peer),
-		    why, unsent + unread);
+		    why, lost);
 	}
 	/* Output was counted as sent when queued; take back what was not. */
 	server_stats.bytes_out -= unsent;
-	server_stats.bytes_dropped += unsent + unread;
+	server_stats.bytes_dropped += lost;
+	conn_count_held(c, 0);
 
 	TAILQ_REMOVE(&conn_list, c, entry);
 	bufferevent_free(c->bev);
@@ -124,33 +271,57 @@ conn_close(struct conn *c, const char *why)
 	server_conn_closed();
 }
 
-/* Close once nothing more will be read and everything read has been sent. */
+/* Close: the socket failed, or the client is done and has its echo. */
+static void
+conn_close(struct conn *c, const char *why)
+{
+	conn_close_counted(c, why, 0);
+}
+
+/*
+ * End a connection that has nothing pending, though its client may still
+ * send: FIN now, then discard until the client's FIN or CONN_LINGER_US.
+ */
+static void
+conn_finish(struct conn *c, const char *why)
+{
+	if (c->flags & CONN_READ_EOF) {
+		conn_close(c, why);	/* nothing more can arrive */
+		return;
+	}
+	if (shutdown(c->fd, SHUT_WR) != 0) {
+		conn_close(c, why);
+		return;
+	}
+	c->flags = (c->flags & ~CONN_PAUSED) | CONN_LINGER;
+	c->why = why;
+	bufferevent_setcb(c->bev, conn_linger_read_cb, NULL, conn_event_cb, c);
+	bufferevent_set_timeouts(c->bev, conn_linger_tv, conn_linger_tv);
+	bufferevent_enable(c->bev, EV_READ);
+}
+
+/* Close once the client has shut down and everything read has been sent. */
 static int
 conn_maybe_finish(struct conn *c)
 {
 	struct evbuffer	*in = bufferevent_get_input(c->bev);
 	struct evbuffer	*out = bufferevent_get_output(c->bev);
 
-	if (evbuffer_get_length(in) != 0 || evbuffer_get_length(out) != 0)
+	if (!(c->flags & CONN_READ_EOF) || evbuffer_get_length(in) != 0 ||
+	    evbuffer_get_length(out) != 0)
 		return (0);
-	if (c->flags & CONN_READ_EOF) {
-		conn_close(c, "client closed");
-		return (1);
-	}
-	if ((c->flags & CONN_DRAINING) && c->drain_quota == 0) {
-		conn_close(c, "server shutting down");
-		return (1);
-	}
-	return (0);
+	conn_close(c, "client closed");
+	return (1);
 }
 
 /*
  * Read on past libevent's 4 KiB while the socket has more, up to budget
- * bytes.  Errors and EOF are left for the bufferevent's next read, which
- * reports them through the event callback.
+ * bytes.  EOF is left for the bufferevent's next read, which reports it
+ * through the event callback; an error is returned in *err, since the
+ * kernel reports it only once.
  */
 static size_t
-conn_read_more(struct conn *c, struct evbuffer *in, size_t budget)
+conn_read_more(struct conn *c, struct evbuffer *in, size_t budget, int *err)
 {
 	struct evbuffer_iovec	vec[2];
 	size_t			total = 0, want, asked, left;
@@ -174,6 +345,9 @@ conn_read_more(struct conn *c, struct evbuffer *in, size_t budget)
 		}
 		n = readv(c->fd, (struct iovec *)vec, nvec);
 		if (n <= 0) {
+			if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR)
+				*err = errno;
 			evbuffer_commit_space(in, vec, 0);
 			break;
 		}
@@ -224,21 +398,24 @@ conn_echo(struct conn *c, size_t in_len)
 		n = 0;
 	}
 	server_stats.bytes_out += in_len;	/* the rest is queued below */
+	c->queued += in_len;
 	if ((size_t)n < in_len)
 		evbuffer_add_buffer(out, in);
 	c->held = 0;
 	return ((ssize_t)(in_len - (size_t)n));
 }
 
-/* Stop reading once max_pending bytes are held; resume below it. */
+/*
+ * Stop reading once max_pending bytes are held, or anything while all
+ * connections together hold max_memory; resume below both.
+ */
 static void
 conn_apply_limit(struct conn *c, size_t held)
 {
-	/* Past EOF, or a spent drain quota, reading stays off for good. */
-	if ((c->flags & CONN_READ_EOF) ||
-	    ((c->flags & CONN_DRAINING) && c->drain_quota == 0))
+	/* Past EOF reading stays off for good. */
+	if (c->flags & CONN_READ_EOF)
 		return;
-	if (held >= server_config.max_pending) {
+	if (held >= server_config.max_pending || (held != 0 && conn_mem_full)) {
 		if (!(c->flags & CONN_PAUSED)) {
 			c->flags |= CONN_PAUSED;
 			bufferevent_disable(c->bev, EV_READ);
@@ -251,7 +428,7 @@ conn_apply_limit(struct conn *c, size_t held)
 
 /*
  * Echo what the input holds, then close if the connection is finished or
- * apply the memory bound.  Shared by the read and write callbacks.
+ * apply the memory bounds.  Shared by the read and write callbacks.
  */
 static void
 conn_after_io(struct conn *c, size_t in_len)
@@ -260,32 +437,48 @@ conn_after_io(struct conn *c, size_t in_len)
 
 	if ((held = conn_echo(c, in_len)) == -1)
 		return;
-	if ((c->flags & (CONN_READ_EOF | CONN_DRAINING)) && conn_maybe_finish(c))
+	conn_count_held(c, (size_t)held);
+	if ((c->flags & CONN_READ_EOF) && conn_maybe_finish(c))
 		return;
 	conn_apply_limit(c, (size_t)held);
 }
 
-/* Data arrived: read the rest that waits, echo it, apply the bound. */
+/* How much more one callback may read: both bounds, and fairness. */
+static size_t
+conn_read_budget(size_t held)
+{
+	size_t	budget;
+
+	if (held >= server_config.max_pending)
+		return (0);
+	budget = server_config.max_pending - held;
+	if (budget > CONN_READ_CAP)
+		budget = CONN_READ_CAP;
+	if (conn_mem + budget > server_config.max_memory) {
+		budget = conn_mem < server_config.max_memory ?
+		    server_config.max_memory - conn_mem : 0;
+	}
+	return (budget);
+}
+
+/* Data arrived: read the rest that waits, echo it, apply the bounds. */
 static void
 conn_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct conn	*c = arg;
 	struct evbuffer	*in = bufferevent_get_input(bev);
-	size_t		 in_len, fresh, held;
+	size_t		 in_len, fresh, budget, more;
+	int		 err = 0;
 
 	in_len = evbuffer_get_length(in);
 	fresh = in_len - c->held;
 	if (fresh >= CONN_LIBEVENT_READ && c->read_more_skip > 0)
 		c->read_more_skip--;
 	else if (fresh >= CONN_LIBEVENT_READ) {
-		held = in_len +
-		    evbuffer_get_length(bufferevent_get_output(bev));
-		if (held < server_config.max_pending) {
-			size_t budget = server_config.max_pending - held, more;
-
-			if (budget > CONN_READ_CAP)
-				budget = CONN_READ_CAP;
-			more = conn_read_more(c, in, budget);
+		budget = conn_read_budget(in_len +
+		    evbuffer_get_length(bufferevent_get_output(bev)));
+		if (budget != 0) {
+			more = conn_read_more(c, in, budget, &err);
 			if (more == 0)
 				c->read_more_skip = CONN_READ_MORE_BACKOFF;
 			fresh += more;
@@ -293,12 +486,12 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 		}
 	}
 	server_stats.bytes_in += fresh;
+	if (err != 0) {
+		char	why[128];
 
-	if (c->flags & CONN_DRAINING) {
-		c->drain_quota = fresh >= c->drain_quota ? 0 :
-		    c->drain_quota - fresh;
-		if (c->drain_quota == 0)
-			bufferevent_disable(bev, EV_READ);
+		snprintf(why, sizeof why, "read error: %s", strerror(err));
+		conn_close(c, why);
+		return;
 	}
 	conn_after_io(c, in_len);
 }
@@ -310,6 +503,67 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 	conn_after_io(arg, evbuffer_get_length(bufferevent_get_input(bev)));
 }
 
+/* After our FIN: what the client still sends cannot be echoed. */
+static void
+conn_linger_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct evbuffer	*in = bufferevent_get_input(bev);
+	size_t		 n = evbuffer_get_length(in);
+
+	server_stats.bytes_in += n;
+	server_stats.bytes_dropped += n;
+	evbuffer_drain(in, n);
+}
+
+/*
+ * A timer of the bufferevent fired: nothing was read, or no writable
+ * wake-up came, for conn_silence_us.  Ask the kernel whether bytes are
+ * still on their way; close an idle connection gently and a stalled one
+ * (bytes queued, none delivered for the whole timeout) at once.
+ */
+static void
+conn_silence(struct conn *c, short what)
+{
+	struct evbuffer	*in = bufferevent_get_input(c->bev);
+	struct evbuffer	*out = bufferevent_get_output(c->bev);
+	size_t		 out_len = evbuffer_get_length(out), unsent, pending;
+	uint64_t	 delivered;
+	int64_t		 now = conn_now_us();
+
+	unsent = conn_kernel_unsent(c->fd);
+	pending = out_len + evbuffer_get_length(in) + unsent +
+	    conn_kernel_unread(c->fd);
+	delivered = c->queued - out_len - unsent;
+
+	if (pending == 0 && !(c->flags & CONN_MOVING)) {
+		conn_finish(c, (c->flags & CONN_DRAINING) ?
+		    "server shutting down" : "idle timeout");
+		return;
+	}
+	if (pending != 0 && (c->flags & CONN_MOVING) &&
+	    delivered == c->seen_delivered &&
+	    now - c->seen_us >= (int64_t)conn_silence_us &&
+	    !(c->flags & CONN_DRAINING)) {
+		/* The drain timeout, not this, cuts off a stalled client. */
+		conn_close_counted(c, "idle timeout (client not reading)", 1);
+		return;
+	}
+	/* Bytes moved, or this is the first look: look again later. */
+	if (delivered != c->seen_delivered || !(c->flags & CONN_MOVING)) {
+		c->seen_delivered = delivered;
+		c->seen_us = now;
+	}
+	if (pending != 0)
+		c->flags |= CONN_MOVING;
+	else
+		c->flags &= ~CONN_MOVING;
+	/* libevent disabled the direction that timed out; arm it again. */
+	if ((what & BEV_EVENT_READING) && !(c->flags & CONN_PAUSED))
+		bufferevent_enable(c->bev, EV_READ);
+	if (what & BEV_EVENT_WRITING)
+		bufferevent_enable(c->bev, EV_WRITE);
+}
+
 /* EOF, errors and timeouts. */
 static void
 conn_event_cb(struct bufferevent *bev, short what, void *arg)
@@ -317,6 +571,11 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	struct conn	*c = arg;
 	char		 why[128];
 
+	if (c->flags & CONN_LINGER) {
+		/* The client's FIN, a reset or the bound: done either way. */
+		conn_close_counted(c, c->why, !(what & BEV_EVENT_EOF));
+		return;
+	}
 	if (what & BEV_EVENT_EOF) {
 		/* Half-close: echo everything already received, then close. */
 		c->flags |= CONN_READ_EOF;
@@ -333,16 +592,8 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		conn_close(c, why);
 		return;
 	}
-	if (what & BEV_EVENT_TIMEOUT) {
-		/* A read timeout while our output still flows is not idleness. */
-		if ((what & BEV_EVENT_READING) &&
-		    evbuffer_get_length(bufferevent_get_output(bev)) != 0) {
-			bufferevent_enable(bev, EV_READ);
-			return;
-		}
-		conn_close(c, (what & BEV_EVENT_READING) ?
-		    "idle timeout" : "idle timeout (client not reading)");
-	}
+	if (what & BEV_EVENT_TIMEOUT)
+		conn_silence(c, what);
 }
 
 /* Take over an accepted socket. */
@@ -353,9 +604,12 @@ conn_accept(int fd, const struct sockaddr *sa, socklen_t len)
 	int		 one = 1;
 	char		 peer[ADDR_STRLEN];
 
-	/* Echo replies are small and latency matters: no Nagle delay. */
-	if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6)
+	if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6) {
+		/* Echo replies are small and latency matters: no Nagle. */
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		/* Urgent bytes are part of the stream and echoed in place. */
+		setsockopt(fd, SOL_SOCKET, SO_OOBINLINE, &one, sizeof one);
+	}
 
 	if ((c = calloc(1, sizeof *c)) == NULL) {
 		log_warn("accept: out of memory");
@@ -378,7 +632,10 @@ conn_accept(int fd, const struct sockaddr *sa, socklen_t len)
 	memcpy(&c->peer, sa, len);
 
 	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
-	if (conn_idle_tv != NULL)
+	if (server_is_draining()) {
+		c->flags |= CONN_DRAINING;
+		bufferevent_set_timeouts(c->bev, conn_grace_tv, conn_grace_tv);
+	} else if (conn_idle_tv != NULL)
 		bufferevent_set_timeouts(c->bev, conn_idle_tv, conn_idle_tv);
 	/* A new bufferevent already writes; enabling EV_WRITE costs syscalls. */
 	bufferevent_enable(c->bev, EV_READ);
@@ -396,34 +653,43 @@ conn_accept(int fd, const struct sockaddr *sa, socklen_t len)
 }
 
 /*
- * Shutdown: each connection may read what its client had already sent (the
- * bytes waiting in the kernel now), echoes it, and closes once flushed.
+ * Shutdown: every connection goes on echoing as before, bounds and all,
+ * and is closed once its client has shut down and has its echo, or once it
+ * has been quiet both ways for CONN_DRAIN_GRACE_US.
  */
 void
 conn_drain_all(void)
 {
-	struct conn	*c, *next;
-	int		 waiting;
+	struct conn	*c;
 
-	for (c = TAILQ_FIRST(&conn_list); c != NULL; c = next) {
-		next = TAILQ_NEXT(c, entry);
+	conn_silence_us = CONN_DRAIN_GRACE_US;
+	TAILQ_FOREACH(c, &conn_list, entry) {
+		if (c->flags & CONN_LINGER)
+			continue;
 		c->flags |= CONN_DRAINING;
-		if ((c->flags & CONN_READ_EOF) ||
-		    ioctl(c->fd, FIONREAD, &waiting) != 0 || waiting < 0)
-			waiting = 0;
-		c->drain_quota = (size_t)waiting;
-		if (c->drain_quota == 0)
-			bufferevent_disable(c->bev, EV_READ);
-		conn_maybe_finish(c);
+		c->flags &= ~CONN_MOVING;
+		bufferevent_set_timeouts(c->bev, conn_grace_tv, conn_grace_tv);
 	}
 }
 
-/* Close every connection at once, for a forced exit. */
-void
-conn_close_all(const char *why)
+/*
+ * Close every connection at once, for a forced exit; return how many were
+ * cut off with bytes not yet echoed, and add those bytes to *lost.
+ */
+size_t
+conn_close_all(const char *why, uint64_t *lost)
 {
 	struct conn	*c;
+	uint64_t	 before;
+	size_t		 cut = 0;
 
-	while ((c = TAILQ_FIRST(&conn_list)) != NULL)
-		conn_close(c, why);
+	while ((c = TAILQ_FIRST(&conn_list)) != NULL) {
+		before = server_stats.bytes_dropped;
+		conn_close_counted(c, why, 1);
+		if (server_stats.bytes_dropped != before) {
+			cut++;
+			*lost += server_stats.bytes_dropped - before;
+		}
+	}
+	return (cut);
 }

@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -38,23 +37,64 @@ struct listener {
 static struct listener	 listeners[LISTENER_MAX];
 static size_t		 nlisteners;
 static struct event	*listener_resume_ev;
-static time_t		 listener_last_warn;
-static uint64_t		 listener_unwarned;	/* errors since last warning */
+static struct log_limit	 listener_error_log;
+static struct log_limit	 listener_reject_log;
 
 /* A connection arrived: take it, or close it at once over --max-conns. */
+static void
+listener_take(int fd, struct sockaddr *sa, socklen_t len)
+{
+	char		name[ADDR_STRLEN];
+	uint64_t	n;
+
+	if (conn_count() < server_config.max_conns) {
+		conn_accept(fd, sa, len);
+		return;
+	}
+	close(fd);
+	server_stats.rejected++;
+	if (log_debug_enabled())
+		log_debug("refused %s: %zu connections open, --max-conns %llu",
+		    addr_format(sa, name, sizeof name), conn_count(),
+		    (unsigned long long)server_config.max_conns);
+	if ((n = log_limit_hit(&listener_reject_log)) != 0)
+		log_warnx("refused %llu connections over --max-conns %llu "
+		    "since the last warning", (unsigned long long)n,
+		    (unsigned long long)server_config.max_conns);
+}
+
+/* libevent accepted a connection. */
 static void
 listener_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
     struct sockaddr *sa, int len, void *arg)
 {
-	if (conn_count() >= server_config.max_conns ||
-	    server_is_draining()) {
-		close(fd);
-		server_stats.rejected++;
-		log_debug("rejected a connection: %zu open, limit %llu",
-		    conn_count(), (unsigned long long)server_config.max_conns);
-		return;
+	listener_take(fd, sa, (socklen_t)len);
+}
+
+/*
+ * At shutdown, before the listeners close: take every connection that
+ * completed its handshake and waits in a backlog, so that closing the
+ * listener does not reset it.  They are drained like the others.
+ */
+void
+listener_accept_backlog(void)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		len;
+	size_t			i;
+	int			fd;
+
+	for (i = 0; i < nlisteners; i++) {
+		for (;;) {
+			len = sizeof ss;
+			fd = accept4(evconnlistener_get_fd(listeners[i].evl),
+			    (struct sockaddr *)&ss, &len,
+			    SOCK_NONBLOCK | SOCK_CLOEXEC);
+			if (fd == -1)
+				break;	/* empty, or out of descriptors */
+			listener_take(fd, (struct sockaddr *)&ss, len);
+		}
 	}
-	conn_accept(fd, sa, (socklen_t)len);
 }
 
 /* The back-off is over: accept again. */
@@ -75,17 +115,14 @@ listener_error_cb(struct evconnlistener *evl, void *arg)
 {
 	struct timeval	tv = { 0, LISTENER_BACKOFF_MS * 1000 };
 	int		err = EVUTIL_SOCKET_ERROR();
-	time_t		now = time(NULL);
+	uint64_t	n;
 	size_t		i;
 
 	server_stats.accept_errors++;
-	listener_unwarned++;
-	if (now != listener_last_warn) {
+	if ((n = log_limit_hit(&listener_error_log)) != 0) {
 		log_warnx("accept failed: %s; pausing accepts for %d ms "
 		    "(%llu failures since the last warning)", strerror(err),
-		    LISTENER_BACKOFF_MS, (unsigned long long)listener_unwarned);
-		listener_last_warn = now;
-		listener_unwarned = 0;
+		    LISTENER_BACKOFF_MS, (unsigned long long)n);
 	}
 	for (i = 0; i < nlisteners; i++)
 		evconnlistener_disable(listeners[i].evl);

@@ -180,3 +180,23 @@ fatalx(const char *fmt, ...)
 	va_end(ap);
 	exit(1);
 }
+
+/*
+ * Count one event; return the events to report (this one included) if a
+ * message may go out now, or 0 if one went out within the last second.
+ */
+uint64_t
+log_limit_hit(struct log_limit *l)
+{
+	struct timespec	ts;
+	uint64_t	n;
+
+	l->count++;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if ((int64_t)ts.tv_sec == l->last)
+		return (0);
+	l->last = (int64_t)ts.tv_sec;
+	n = l->count;
+	l->count = 0;
+	return (n);
+}

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -23,8 +24,14 @@
 #include "sock.h"
 #include "server.h"
 
-/* Descriptors kept back from --max-conns: listeners, logs, libevent. */
-#define SERVER_FD_RESERVE	32
+/*
+ * Descriptors kept back from --max-conns beyond those open once the server
+ * listens: one to accept and refuse a connection over the limit, and room
+ * for libevent and the log.
+ */
+#define SERVER_FD_SPARE		16
+/* --max-memory: at most this, and at most a quarter of physical memory. */
+#define SERVER_MAX_MEMORY	(512ULL << 20)
 /* Free heap kept at the top rather than returned to the kernel. */
 #define SERVER_TRIM_THRESHOLD	(4 << 20)
 
@@ -36,10 +43,14 @@ static const char	*server_progname = "evecho-server";
 static int		 server_draining;
 static int		 server_exit_status;
 static struct event	*server_drain_ev;
+static uint64_t		 server_nofile;
+static int		 server_max_conns_set;
+static uint64_t		 server_dropped_at_stop;
 
 static const struct option server_options[] = {
 	{ "listen",		required_argument,	NULL, 'l' },
 	{ "max-pending",	required_argument,	NULL, 'p' },
+	{ "max-memory",		required_argument,	NULL, 'M' },
 	{ "max-conns",		required_argument,	NULL, 'c' },
 	{ "idle-timeout",	required_argument,	NULL, 'i' },
 	{ "drain-timeout",	required_argument,	NULL, 'd' },
@@ -65,8 +76,13 @@ server_usage(void)
 "                           every address localhost resolves to)\n"
 "      --max-pending=SIZE   bytes held for one connection before reading from\n"
 "                           it pauses; k, m, g suffixes (default 1m)\n"
+"      --max-memory=SIZE    bytes held by all connections together; at the\n"
+"                           bound, connections holding data read no more\n"
+"                           (default 512m, or a quarter of physical memory\n"
+"                           if that is less)\n"
 "      --max-conns=N        close new connections beyond N open (default: the\n"
-"                           open-file limit less %d)\n"
+"                           open-file limit less the descriptors the server\n"
+"                           holds and %d spare)\n"
 "      --idle-timeout=SECS  close connections silent both ways for SECS\n"
 "                           (default 0: never)\n"
 "      --drain-timeout=SECS on SIGINT/SIGTERM, wait at most SECS for\n"
@@ -85,19 +101,26 @@ server_usage(void)
 "\n"
 "Exit status: 0 after a clean shutdown; 1 on a runtime error, an address\n"
 "that cannot be bound, or connections cut off at exit; 64 for a bad\n"
-"command line.\n", server_progname, SERVER_FD_RESERVE);
+"command line.\n", server_progname, SERVER_FD_SPARE);
 }
 
 /* Parse the command line into server_config; exit 64 on a bad one. */
 static void
 server_parse_args(int argc, char **argv, int *verbosity)
 {
-	uint64_t	 v, nofile;
+	uint64_t	 v;
 	char		*cause;
-	int		 ch, max_conns_set = 0;
+	int		 ch;
+	long		 pages, pagesize;
 
-	nofile = sock_raise_nofile();
+	server_nofile = sock_raise_nofile();
 	server_config.max_pending = 1 << 20;
+	server_config.max_memory = SERVER_MAX_MEMORY;
+	pages = sysconf(_SC_PHYS_PAGES);
+	pagesize = sysconf(_SC_PAGESIZE);
+	if (pages > 0 && pagesize > 0 &&
+	    (uint64_t)pages * (uint64_t)pagesize / 4 < SERVER_MAX_MEMORY)
+		server_config.max_memory = (uint64_t)pages * (uint64_t)pagesize / 4;
 	server_config.drain_timeout_us = 10 * 1000000ULL;
 	server_config.backlog = 4096;
 
@@ -117,11 +140,17 @@ server_parse_args(int argc, char **argv, int *verbosity)
 				BAD("max-pending");
 			server_config.max_pending = v;
 			break;
+		case 'M':
+			if (parse_size(optarg, 64 << 10, 1ULL << 44, &v,
+			    &cause) != 0)
+				BAD("max-memory");
+			server_config.max_memory = v;
+			break;
 		case 'c':
 			if (parse_uint(optarg, 1, 100000000, &v, &cause) != 0)
 				BAD("max-conns");
 			server_config.max_conns = v;
-			max_conns_set = 1;
+			server_max_conns_set = 1;
 			break;
 		case 'i':
 			if (parse_duration(optarg, 0, 86400ULL * 365 * 1000000,
@@ -159,10 +188,6 @@ server_parse_args(int argc, char **argv, int *verbosity)
 	if (optind < argc)
 		usage_error(server_progname, "unexpected argument '%s'",
 		    argv[optind]);
-	if (!max_conns_set) {
-		server_config.max_conns = nofile > SERVER_FD_RESERVE * 2 ?
-		    nofile - SERVER_FD_RESERVE : nofile / 2;
-	}
 	if (server_config.nlisten == 0) {
 		if ((server_config.listen = malloc(sizeof (const char *))) == NULL)
 			fatal("malloc");
@@ -186,14 +211,24 @@ server_conn_closed(void)
 		event_base_loopexit(server_base, NULL);
 }
 
+/* Cut off every connection left and say how many and how much. */
+static void
+server_cut_off(const char *why)
+{
+	uint64_t	lost = 0;
+	size_t		open = conn_count(), cut;
+
+	cut = conn_close_all(why, &lost);
+	log_errorx("%s: cut off %zu of %zu connections, %llu bytes not "
+	    "echoed", why, cut, open, (unsigned long long)lost);
+	server_exit_status = 1;
+}
+
 /* The drain timeout passed: cut off whoever is left. */
 static void
 server_drain_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
-	log_warnx("drain timeout: closing %zu connections with data pending",
-	    conn_count());
-	server_exit_status = 1;
-	conn_close_all("drain timeout");
+	server_cut_off("drain timeout");
 	event_base_loopexit(server_base, NULL);
 }
 
@@ -205,25 +240,29 @@ server_signame(int sig)
 	    "signal");
 }
 
-/* SIGINT/SIGTERM: drain on the first, leave at once on the second. */
+/*
+ * SIGINT/SIGTERM: the first stops accepting -- after taking the connections
+ * already waiting in the backlog -- and lets every connection finish; the
+ * second exits at once.
+ */
 static void
 server_stop_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct timeval	tv;
 
 	if (server_draining) {
-		log_warnx("%s again: exiting now, %zu connections cut off",
-		    server_signame((int)sig), conn_count());
-		server_exit_status = 1;
-		conn_close_all("second signal");
+		log_warnx("%s again: exiting now", server_signame((int)sig));
+		server_cut_off("second signal");
 		event_base_loopbreak(server_base);
 		return;
 	}
+	listener_accept_backlog();
+	listener_close_all();
 	server_draining = 1;
+	server_dropped_at_stop = server_stats.bytes_dropped;
 	log_info("%s: no longer accepting; draining %zu connections "
 	    "(at most %.3g s)", server_signame((int)sig), conn_count(),
 	    (double)server_config.drain_timeout_us / 1e6);
-	listener_close_all();
 	conn_drain_all();
 	if (conn_count() == 0) {
 		event_base_loopexit(server_base, NULL);
@@ -235,6 +274,33 @@ server_stop_cb(evutil_socket_t sig, short what, void *arg)
 	    NULL);
 	if (server_drain_ev == NULL || evtimer_add(server_drain_ev, &tv) != 0)
 		fatalx("cannot arm the drain timer");
+}
+
+/*
+ * Once listening: the default --max-conns is what the open-file limit
+ * leaves after the descriptors already open (listeners among them).  A
+ * larger one given stands, with a warning: past the limit, accepting
+ * pauses on EMFILE rather than refusing.
+ */
+static void
+server_set_max_conns(void)
+{
+	int		open = sock_count_open();
+	uint64_t	used, left;
+
+	used = (open > 0 ? (uint64_t)open : 3 + listener_count()) +
+	    SERVER_FD_SPARE;
+	left = server_nofile > used ? server_nofile - used : 1;
+	if (!server_max_conns_set)
+		server_config.max_conns = left;
+	else if (server_config.max_conns > left) {
+		log_warnx("--max-conns %llu: the open-file limit of %llu "
+		    "leaves descriptors for %llu; beyond that, accepting "
+		    "pauses instead of refusing",
+		    (unsigned long long)server_config.max_conns,
+		    (unsigned long long)server_nofile,
+		    (unsigned long long)left);
+	}
 }
 
 /* SIGUSR1: one line of counters. */
@@ -279,6 +345,8 @@ main(int argc, char **argv)
 		exit(1);
 	}
 
+	server_set_max_conns();
+
 	sigs[0] = evsignal_new(server_base, SIGINT, server_stop_cb, NULL);
 	sigs[1] = evsignal_new(server_base, SIGTERM, server_stop_cb, NULL);
 	sigs[2] = evsignal_new(server_base, SIGUSR1, server_stats_cb, NULL);
@@ -288,10 +356,11 @@ main(int argc, char **argv)
 	}
 
 	log_info("evecho-server %s: %zu listening sockets, max %llu "
-	    "connections, %llu bytes pending each, idle timeout %.3g s, "
-	    "backend %s", PACKAGE_VERSION, listener_count(),
+	    "connections, %llu bytes pending each, %llu in all, idle "
+	    "timeout %.3g s, backend %s", PACKAGE_VERSION, listener_count(),
 	    (unsigned long long)server_config.max_conns,
 	    (unsigned long long)server_config.max_pending,
+	    (unsigned long long)server_config.max_memory,
 	    (double)server_config.idle_timeout_us / 1e6,
 	    event_base_get_method(server_base));
 	listener_print_ready();
@@ -299,9 +368,18 @@ main(int argc, char **argv)
 	if (event_base_dispatch(server_base) == -1)
 		fatalx("event loop failed");
 
+	if (conn_count() != 0)
+		server_cut_off("exit");
+	if (server_draining && server_exit_status == 0 &&
+	    server_stats.bytes_dropped != server_dropped_at_stop) {
+		/* Sent by clients after our FIN, or lost to their resets. */
+		log_errorx("%llu bytes received during shutdown were not "
+		    "echoed", (unsigned long long)(server_stats.bytes_dropped -
+		    server_dropped_at_stop));
+		server_exit_status = 1;
+	}
 	stats_log("exit");
 	listener_close_all();
-	conn_close_all("exit");
 	for (i = 0; i < 3; i++)
 		event_free(sigs[i]);
 	if (server_drain_ev != NULL)

@@ -15,6 +15,7 @@ struct server_config {
 	const char	**listen;	/* address specs, -l */
 	size_t		  nlisten;
 	uint64_t	  max_pending;	/* bytes held per connection */
+	uint64_t	  max_memory;	/* bytes held by all connections */
 	uint64_t	  max_conns;
 	uint64_t	  idle_timeout_us;	/* 0: never */
 	uint64_t	  drain_timeout_us;
@@ -31,7 +32,9 @@ struct server_stats {
 	uint64_t	peak;
 	uint64_t	bytes_in;
 	uint64_t	bytes_out;
-	uint64_t	bytes_dropped;	/* held when a connection failed */
+	uint64_t	bytes_dropped;	/* received but never echoed */
+	uint64_t	mem_full_events; /* times --max-memory was reached */
+	uint64_t	mem_full_us;	/* time spent there, until the last exit */
 };
 
 /* server.c */
@@ -47,14 +50,17 @@ int	listener_open_all(const char **specs, size_t n, int backlog, int reuse_port,
 	    char **cause);
 size_t	listener_count(void);
 void	listener_print_ready(void);
+void	listener_accept_backlog(void);
 void	listener_close_all(void);
 
 /* conn.c */
 int	conn_setup(void);
 void	conn_accept(int fd, const struct sockaddr *sa, socklen_t len);
 void	conn_drain_all(void);
-void	conn_close_all(const char *why);
+size_t	conn_close_all(const char *why, uint64_t *lost);
 size_t	conn_count(void);
+size_t	conn_memory(void);
+uint64_t conn_mem_full_us(void);
 
 /* stats.c */
 void	stats_log(const char *label);

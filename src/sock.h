@@ -12,5 +12,6 @@ int	sock_connect_start(const struct sockaddr *dst, socklen_t dstlen,
 int	sock_connect_result(int fd);
 int	sock_set_nodelay(int fd);
 uint64_t sock_raise_nofile(void);
+int	sock_count_open(void);
 
 #endif

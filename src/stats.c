@@ -1,4 +1,5 @@
 /* stats.c: the server's counters, as one log line. */
+#include <stddef.h>
 #include <stdint.h>
 
 #include "log.h"
@@ -12,10 +13,13 @@ stats_log(const char *label)
 
 	log_info("%s: connections %llu open, %llu peak, %llu accepted, "
 	    "%llu rejected, %llu accept errors; bytes %llu in, %llu out, "
-	    "%llu dropped", label,
+	    "%llu dropped; memory %zu held, at --max-memory %llu times for "
+	    "%.3f s", label,
 	    (unsigned long long)s->open, (unsigned long long)s->peak,
 	    (unsigned long long)s->accepted, (unsigned long long)s->rejected,
 	    (unsigned long long)s->accept_errors,
 	    (unsigned long long)s->bytes_in, (unsigned long long)s->bytes_out,
-	    (unsigned long long)s->bytes_dropped);
+	    (unsigned long long)s->bytes_dropped, conn_memory(),
+	    (unsigned long long)s->mem_full_events,
+	    (double)conn_mem_full_us() / 1e6);
 }
