@@ -216,11 +216,11 @@ static void
 server_cut_off(const char *why)
 {
 	uint64_t	lost = 0;
-	size_t		open = conn_count(), cut;
+	size_t		cut;
 
 	cut = conn_close_all(why, &lost);
-	log_errorx("%s: cut off %zu of %zu connections, %llu bytes not "
-	    "echoed", why, cut, open, (unsigned long long)lost);
+	log_errorx("%s: cut off %zu connections, %llu bytes not echoed",
+	    why, cut, (unsigned long long)lost);
 	server_exit_status = 1;
 }
 
