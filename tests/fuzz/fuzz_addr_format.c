@@ -30,6 +30,8 @@ parse_back(const char *text, const struct sockaddr_storage *ss)
 	FUZZ_CHECK(addr_parse(text, NULL, ADDR_DEFAULT_PORT, &host, &port,
 	    &cause) == 0, "'%s' does not parse: %s", text, cause);
 	FUZZ_CHECK(host != NULL, "'%s': no host", text);
+	/* A scope ("%eth0", "%3") is not part of the address bytes. */
+	host[strcspn(host, "%")] = '\0';
 	FUZZ_CHECK(parse_uint(port, 0, 65535, &v, NULL) == 0, "'%s'", text);
 	if (ss->ss_family == AF_INET) {
 		FUZZ_CHECK(inet_pton(AF_INET, host, bytes) == 1 &&
