@@ -399,7 +399,7 @@ size_arg() {
 # Run one point against server $1; the rest are labels.
 run_point() {
 	local i=$1 test=$2 mode=$3 size=$4 conns=$5 depth=$6 rep=$7
-	local procs left n k limit host=${hosts[i]}
+	local procs left n nthr k limit host=${hosts[i]}
 	local -a argv=() sources=() warm=(-w "$warmup") deep=()
 	# Connect runs count from the start, so that server CPU and the
 	# connections counted span the same time; hold has no warm-up.
@@ -419,10 +419,12 @@ run_point() {
 	for ((k = 0; k < procs; k++)); do
 		n=$((left / (procs - k)))
 		left=$((left - n))
+		# The benchmark refuses more threads than connections.
+		nthr=$((threads < n ? threads : n))
 		[ $k -eq 0 ] || argv+=(";;")
 		argv+=(timeout -k 5 "$limit" "${load_pin[@]}" "$bench_bin" -q --json
 		    --mode "$mode" -c "$n" -s "$(size_arg "$size")" "${deep[@]}"
-		    -t "$duration" "${warm[@]}" -T "$threads" "${sources[@]}"
+		    -t "$duration" "${warm[@]}" -T "$nthr" "${sources[@]}"
 		    "$host:${ports[i]}")
 	done
 	"${load_pin[@]}" "$python" "$helper" measure --runs "$runs" --pid "${mpid[i]:-0}" \

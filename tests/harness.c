@@ -21,7 +21,22 @@
 
 #include "harness.h"
 
+#define nitems(a)	(sizeof (a) / sizeof (a)[0])
+
 #define HARNESS_READY_MS	10000
+
+/*
+ * Under memcheck the server runs tens of times slower on CPU; every
+ * deadline the harness keeps is stretched by this factor, here alone.
+ */
+#define HARNESS_VALGRIND_SLOWDOWN	5
+
+/* What wraps the server under memcheck; errors and leaks exit 99. */
+#define HARNESS_VALGRIND_STATUS		99
+#define HARNESS_VALGRIND_ARGS		"-q", "--error-exitcode=99", \
+	"--leak-check=full", "--errors-for-leak-kinds=definite,indirect", \
+	"--show-leak-kinds=definite,indirect", "--track-fds=no", \
+	"--num-callers=30"
 
 long	harness_child_nofile;
 
@@ -33,6 +48,33 @@ harness_now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+/* The valgrind command EVECHO_VALGRIND_SERVER names, or NULL. */
+static const char *
+harness_valgrind(void)
+{
+	const char	*vg = getenv("EVECHO_VALGRIND_SERVER");
+
+	return (vg != NULL && *vg != '\0' ? vg : NULL);
+}
+
+/* True when servers run under valgrind's memcheck. */
+int
+harness_under_valgrind(void)
+{
+	return (harness_valgrind() != NULL);
+}
+
+/* The deadline timeout_ms from now, stretched under valgrind. */
+static int64_t
+harness_deadline(int timeout_ms)
+{
+	int64_t	ms = timeout_ms;
+
+	if (harness_under_valgrind())
+		ms *= HARNESS_VALGRIND_SLOWDOWN;
+	return (harness_now_ms() + ms);
 }
 
 /* Milliseconds left until deadline, never below 0. */
@@ -124,7 +166,7 @@ harness_read_ready(struct harness_proc *p)
 	char	buf[4096], *line, *nl, *colon;
 	size_t	have = 0;
 	ssize_t	n;
-	int64_t	deadline = harness_now_ms() + HARNESS_READY_MS;
+	int64_t	deadline = harness_deadline(HARNESS_READY_MS);
 	struct pollfd pfd;
 
 	pfd.fd = p->out_fd;
@@ -163,15 +205,24 @@ harness_read_ready(struct harness_proc *p)
 int
 harness_server_start_args(struct harness_proc *p, const char *const args[])
 {
-	const char	*argv[HARNESS_MAX_ARGS + 2];
-	int		 i = 0;
+	const char	*vgargs[] = { HARNESS_VALGRIND_ARGS };
+	const char	*argv[HARNESS_MAX_ARGS + 2 + nitems(vgargs) + 1];
+	int		 i = 0, max = HARNESS_MAX_ARGS;
+	size_t		 j;
 
+	if (harness_under_valgrind()) {
+		argv[i++] = harness_valgrind();
+		for (j = 0; j < nitems(vgargs); j++)
+			argv[i++] = vgargs[j];
+		max += i;
+	}
 	argv[i++] = harness_program("evecho-server");
-	for (; args != NULL && *args != NULL && i < HARNESS_MAX_ARGS; args++)
+	for (; args != NULL && *args != NULL && i < max; args++)
 		argv[i++] = *args;
 	argv[i] = NULL;
 	if (harness_spawn(p, argv) != 0)
 		return (-1);
+	p->valgrind = harness_under_valgrind();
 	if (harness_read_ready(p) != 0) {
 		harness_stop(p, SIGKILL, 1000);
 		return (-1);
@@ -195,11 +246,21 @@ harness_server_start(struct harness_proc *p, const char *const extra[])
 	return (harness_server_start_args(p, args));
 }
 
+/* Say loudly that memcheck failed p, with what it wrote. */
+static void
+harness_valgrind_report(const struct harness_proc *p)
+{
+	fprintf(stderr, "==== memcheck found errors or leaks in the server "
+	    "(exit %d); its stderr:\n%s==== end of memcheck output\n",
+	    HARNESS_VALGRIND_STATUS, p->err);
+	fflush(stderr);
+}
+
 /* Wait for the process to exit within timeout_ms; -2 if it did not. */
 int
 harness_wait(struct harness_proc *p, int timeout_ms)
 {
-	int64_t	deadline = harness_now_ms() + timeout_ms;
+	int64_t	deadline = harness_deadline(timeout_ms);
 	int	status;
 	pid_t	r;
 
@@ -218,8 +279,12 @@ harness_wait(struct harness_proc *p, int timeout_ms)
 	}
 	p->pid = 0;
 	harness_stderr(p, 1000);	/* it exited: read to EOF */
-	if (WIFEXITED(status))
+	if (WIFEXITED(status)) {
+		if (p->valgrind &&
+		    WEXITSTATUS(status) == HARNESS_VALGRIND_STATUS)
+			harness_valgrind_report(p);
 		return (WEXITSTATUS(status));
+	}
 	return (128 + WTERMSIG(status));
 }
 
@@ -250,7 +315,7 @@ harness_stop(struct harness_proc *p, int sig, int timeout_ms)
 const char *
 harness_stderr(struct harness_proc *p, int timeout_ms)
 {
-	int64_t		deadline = harness_now_ms() + timeout_ms;
+	int64_t		deadline = harness_deadline(timeout_ms);
 	struct pollfd	pfd = { .fd = p->err_fd, .events = POLLIN };
 	ssize_t		n;
 
@@ -383,7 +448,7 @@ harness_connect_rcvbuf(const char *host, int port, int rcvbuf,
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
 	if (connect(fd, (struct sockaddr *)&ss, len) != 0) {
 		if (errno != EINPROGRESS ||
-		    harness_poll(fd, POLLOUT, harness_now_ms() + timeout_ms) ||
+		    harness_poll(fd, POLLOUT, harness_deadline(timeout_ms)) ||
 		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) != 0 ||
 		    err != 0) {
 			close(fd);
@@ -398,7 +463,7 @@ int
 harness_send_all(int fd, const void *buf, size_t len, int timeout_ms)
 {
 	const char	*p = buf;
-	int64_t		 deadline = harness_now_ms() + timeout_ms;
+	int64_t		 deadline = harness_deadline(timeout_ms);
 	ssize_t		 n;
 
 	while (len > 0) {
@@ -420,7 +485,7 @@ int
 harness_recv_exact(int fd, void *buf, size_t len, int timeout_ms)
 {
 	char	*p = buf;
-	int64_t	 deadline = harness_now_ms() + timeout_ms;
+	int64_t	 deadline = harness_deadline(timeout_ms);
 	ssize_t	 n;
 
 	while (len > 0) {
@@ -442,7 +507,7 @@ ssize_t
 harness_recv_until_eof(int fd, void *buf, size_t size, int timeout_ms)
 {
 	char	 scratch[65536], *p = buf;
-	int64_t	 deadline = harness_now_ms() + timeout_ms;
+	int64_t	 deadline = harness_deadline(timeout_ms);
 	size_t	 total = 0;
 	ssize_t	 n;
 
@@ -492,7 +557,7 @@ harness_echo_check(int fd, const void *buf, size_t len, int shut_wr,
 	const char	*p = buf;
 	char		 chunk[65536];
 	size_t		 sent = 0, got = 0;
-	int64_t		 deadline = harness_now_ms() + timeout_ms;
+	int64_t		 deadline = harness_deadline(timeout_ms);
 	struct pollfd	 pfd = { .fd = fd };
 	ssize_t		 n;
 	int		 shut = 0;

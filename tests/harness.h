@@ -23,10 +23,16 @@ struct harness_proc {
 	int	nports;
 	int	ports[HARNESS_MAX_PORTS];
 	char	addrs[HARNESS_MAX_PORTS][80];	/* "127.0.0.1:41235" */
+	int	valgrind;	/* runs under memcheck: exit 99 is its */
 };
 
 /* If > 0, children started by harness_spawn get this open-file limit. */
 extern long	harness_child_nofile;
+
+/* True when EVECHO_VALGRIND_SERVER names a valgrind that every server
+ * started by harness_server_start(_args) runs under (memcheck, leak
+ * checks, exit 99 on any error); the harness's deadlines stretch then. */
+int	harness_under_valgrind(void);
 
 /* Path of a built program, e.g. harness_program("evecho-server"). */
 const char	*harness_program(const char *name);

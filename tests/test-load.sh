@@ -122,5 +122,57 @@ for pid in $pids; do
 	check "server $pid stopped" eval "! kill -0 $pid 2>/dev/null"
 done
 
+# The same matrix as a 4-CPU machine runs it: getconf and nproc say 4, so
+# load.sh pins servers to CPU 0 and the load to CPUs 1-3 and gives the
+# benchmark 3 threads, and must still give a 1-connection point only one
+# (it refuses more threads than connections).  This box may lack CPUs 2
+# and 3, so the taskset shim records the CPU list it was asked for and runs
+# the command unpinned rather than hand the kernel CPUs that do not exist.
+shim=$tmp/shim
+mkdir -p "$shim"
+cat >"$shim/getconf" <<'EOF'
+#!/bin/sh
+[ "$1" = _NPROCESSORS_ONLN ] && { echo 4; exit 0; }
+PATH=$SHIM_PATH exec getconf "$@"
+EOF
+printf '#!/bin/sh\necho 4\n' >"$shim/nproc"
+cat >"$shim/taskset" <<'EOF'
+#!/bin/sh
+[ "$1" = -c ] || exit 2
+echo "$*" >>"$TASKSET_LOG"
+shift 2
+exec "$@"
+EOF
+chmod +x "$shim/getconf" "$shim/nproc" "$shim/taskset"
+SHIM_PATH=$PATH TASKSET_LOG=$tmp/taskset.log PATH=$shim:$PATH timeout 60 \
+    "$srcdir/scripts/load.sh" --matrix smoke --repeat 1 --duration 0.2s \
+    --out "$tmp/out4" --benchmark "$bench" >"$tmp/run4.out" 2>&1
+status=$?
+sed 's/^/# 4 CPUs: /' "$tmp/run4.out"
+check "4 CPUs: smoke run exits 0" [ $status -eq 0 ]
+check "4 CPUs: load.sh saw 4 CPUs" \
+    grep -q 'load on CPU 1-3 (taskset), benchmark -T 3' "$tmp/run4.out"
+check "4 CPUs: servers pinned to CPU 0" \
+    grep -q '^-c 0 [^ ]*/evecho-server ' "$tmp/taskset.log"
+check "4 CPUs: no CPU list but 0 and 1-3" \
+    eval "! grep -v -e '^-c 0 ' -e '^-c 1-3 ' '$tmp/taskset.log'"
+# Every benchmark process: -T at most its -c, and 3 when it has 3 or more.
+check "4 CPUs: threads are min(3, connections)" awk -v bench="$bench" '
+    $3 == bench {
+	for (i = 4; i < NF; i++) {
+		if ($i == "-c") c = $(i + 1)
+		if ($i == "-T") t = $(i + 1)
+	}
+	n++
+	if (t != (c < 3 ? c : 3)) bad++
+    }
+    END { exit !(n >= 6 && bad == 0) }' "$tmp/taskset.log"
+for key in pingpong,pingpong,64,1,1 pingpong,pingpong,64,10,1 \
+    stream,stream,4096,1,1 connect,connect,64,1,1; do
+	check "4 CPUs: evecho $key" awk -F, -v key="evecho,$key" '
+	    NR > 1 && ($1 "," $2 "," $3 "," $4 "," $5 "," $6) == key { f = 1 }
+	    END { exit !f }' "$tmp/out4/results.csv"
+done
+
 echo "$passed passed, $failed failed"
 [ $failed -eq 0 ]
