@@ -116,6 +116,7 @@ conn_close(struct conn *c, const char *why)
 	server_stats.bytes_out -= unsent;
 	server_stats.bytes_dropped += unsent + unread;
 
+	source_release((struct sockaddr *)&c->peer);
 	TAILQ_REMOVE(&conn_list, c, entry);
 	bufferevent_free(c->bev);
 	free(c);

@@ -46,6 +46,8 @@ static void
 listener_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
     struct sockaddr *sa, int len, void *arg)
 {
+	size_t	before;
+
 	if (conn_count() >= server_config.max_conns ||
 	    server_is_draining()) {
 		close(fd);
@@ -54,7 +56,14 @@ listener_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 		    conn_count(), (unsigned long long)server_config.max_conns);
 		return;
 	}
+	if (source_admit(sa) != 0) {
+		close(fd);
+		return;
+	}
+	before = conn_count();
 	conn_accept(fd, sa, (socklen_t)len);
+	if (conn_count() == before)
+		source_release(sa);	/* conn_accept failed and closed fd */
 }
 
 /* The back-off is over: accept again. */

@@ -41,6 +41,7 @@ static const struct option server_options[] = {
 	{ "listen",		required_argument,	NULL, 'l' },
 	{ "max-pending",	required_argument,	NULL, 'p' },
 	{ "max-conns",		required_argument,	NULL, 'c' },
+	{ "max-conns-per-source", required_argument,	NULL, 's' },
 	{ "idle-timeout",	required_argument,	NULL, 'i' },
 	{ "drain-timeout",	required_argument,	NULL, 'd' },
 	{ "backlog",		required_argument,	NULL, 'b' },
@@ -67,6 +68,8 @@ server_usage(void)
 "                           it pauses; k, m, g suffixes (default 1m)\n"
 "      --max-conns=N        close new connections beyond N open (default: the\n"
 "                           open-file limit less %d)\n"
+"      --max-conns-per-source=N  close new connections from an address\n"
+"                           that has N open (default 0: no cap)\n"
 "      --idle-timeout=SECS  close connections silent both ways for SECS\n"
 "                           (default 0: never)\n"
 "      --drain-timeout=SECS on SIGINT/SIGTERM, wait at most SECS for\n"
@@ -123,6 +126,11 @@ server_parse_args(int argc, char **argv, int *verbosity)
 				BAD("max-conns");
 			server_config.max_conns = v;
 			max_conns_set = 1;
+			break;
+		case 's':
+			if (parse_uint(optarg, 0, 100000000, &v, &cause) != 0)
+				BAD("max-conns-per-source");
+			server_config.max_conns_per_source = v;
 			break;
 		case 'i':
 			if (parse_duration(optarg, 0, 86400ULL * 365 * 1000000,
@@ -275,6 +283,9 @@ main(int argc, char **argv)
 		fatalx("cannot create an event base");
 	if (conn_setup() != 0)
 		fatalx("cannot set up the idle timeout");
+	if (source_setup(server_config.max_conns_per_source,
+	    server_config.max_conns, &cause) != 0)
+		fatalx("%s", cause);
 	switch (listener_open_all(server_config.listen, server_config.nlisten,
 	    server_config.backlog, server_config.reuse_port, &cause)) {
 	case 0:
@@ -314,6 +325,7 @@ main(int argc, char **argv)
 	if (server_drain_ev != NULL)
 		event_free(server_drain_ev);
 	event_base_free(server_base);
+	source_free();
 	free((void *)server_config.listen);
 	libevent_global_shutdown();
 	return (server_exit_status);

@@ -16,6 +16,7 @@ struct server_config {
 	size_t		  nlisten;
 	uint64_t	  max_pending;	/* bytes held per connection */
 	uint64_t	  max_conns;
+	uint64_t	  max_conns_per_source;	/* 0: no cap */
 	uint64_t	  idle_timeout_us;	/* 0: never */
 	uint64_t	  drain_timeout_us;
 	int		  backlog;
@@ -27,6 +28,7 @@ struct server_stats {
 	uint64_t	accepted;
 	uint64_t	rejected;	/* over --max-conns or while draining */
 	uint64_t	accept_errors;
+	uint64_t	refused_source;	/* over --max-conns-per-source */
 	uint64_t	open;
 	uint64_t	peak;
 	uint64_t	bytes_in;
@@ -55,6 +57,15 @@ void	conn_accept(int fd, const struct sockaddr *sa, socklen_t len);
 void	conn_drain_all(void);
 void	conn_close_all(const char *why);
 size_t	conn_count(void);
+
+/* source.c */
+#define SOURCE_MAX_ENTRIES	65536
+int	source_setup(uint64_t cap, uint64_t max_conns, char **cause);
+void	source_free(void);
+int	source_admit(const struct sockaddr *sa);
+void	source_release(const struct sockaddr *sa);
+uint64_t source_open(const struct sockaddr *sa);
+size_t	source_count(void);
 
 /* stats.c */
 void	stats_log(const char *label);
