@@ -25,6 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+
 #include "addr.h"
 #include "log.h"
 #include "parse.h"
@@ -45,10 +47,13 @@ static uint32_t		 source_free_head = SOURCE_NONE;
 static size_t		 source_used;
 static uint64_t		 source_cap;		/* 0: no cap, no table */
 static uint64_t		 source_seed;
-static time_t		 source_last_warn;
-static uint64_t		 source_unwarned;	/* refusals since last warning */
+static struct event	*source_warn_ev;
+static uint64_t		 source_unwarned;	/* refusals not yet logged */
+static char		 source_last_name[ADDR_STRLEN];
 static time_t		 source_full_warn;
 static uint64_t		 source_uncounted;	/* admitted with a full table */
+
+static void	source_warn_cb(evutil_socket_t, short, void *);
 
 /* Allocate the table for a cap of cap connections (0: none). */
 int
@@ -85,10 +90,16 @@ source_setup(uint64_t cap, uint64_t max_conns, char **cause)
 	return (0);
 }
 
-/* Free the table; the cap is off afterwards. */
+/* Free the table and the timer; the cap is off afterwards. */
 void
 source_free(void)
 {
+	if (source_warn_ev != NULL) {
+		if (source_unwarned > 0)
+			source_warn_cb(-1, 0, NULL);
+		event_free(source_warn_ev);
+		source_warn_ev = NULL;
+	}
 	free(source_entries);
 	free(source_buckets);
 	source_entries = NULL;
@@ -149,22 +160,44 @@ source_find(const struct in6_addr *key, uint32_t bucket, uint32_t *prev)
 	return (SOURCE_NONE);
 }
 
-/* Log a refusal at most once a second, with how many since the last. */
+/* Log the refusals of the last second, if any, and wait for the next. */
+static void
+source_warn_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct timeval	tv = { 1, 0 };
+
+	if (source_unwarned == 0)
+		return;		/* a quiet second: the next refusal logs */
+	log_warnx("refused %llu connections over --max-conns-per-source %llu "
+	    "in the last second (latest from %s)",
+	    (unsigned long long)source_unwarned,
+	    (unsigned long long)source_cap, source_last_name);
+	source_unwarned = 0;
+	evtimer_add(source_warn_ev, &tv);
+}
+
+/*
+ * Count a refusal.  The first after a quiet second is logged at once; the
+ * rest are summed and logged by a timer once a second, so a flood costs a
+ * line a second and every refusal is in some line's count.
+ */
 static void
 source_warn_refused(const struct sockaddr *sa)
 {
-	time_t	now = time(NULL);
-	char	name[ADDR_STRLEN];
-
+	server_stats.refused_source++;
 	source_unwarned++;
-	if (now == source_last_warn)
-		return;
-	log_warnx("refused %llu connections over --max-conns-per-source %llu "
-	    "since the last warning (this one from %s)",
-	    (unsigned long long)source_unwarned,
-	    (unsigned long long)source_cap, addr_format(sa, name, sizeof name));
-	source_last_warn = now;
-	source_unwarned = 0;
+	addr_format(sa, source_last_name, sizeof source_last_name);
+	if (source_warn_ev == NULL) {
+		source_warn_ev = evtimer_new(server_base, source_warn_cb, NULL);
+		if (source_warn_ev == NULL) {
+			log_warnx("refused a connection over "
+			    "--max-conns-per-source %llu",
+			    (unsigned long long)source_cap);
+			return;
+		}
+	}
+	if (!evtimer_pending(source_warn_ev, NULL))
+		source_warn_cb(-1, 0, NULL);
 }
 
 /* Count a new connection from sa: 0 to admit it, -1 if over the cap. */
@@ -179,7 +212,6 @@ source_admit(const struct sockaddr *sa)
 	bucket = source_hash(&key);
 	if ((i = source_find(&key, bucket, &prev)) != SOURCE_NONE) {
 		if (source_entries[i].count >= source_cap) {
-			server_stats.refused_source++;
 			source_warn_refused(sa);
 			return (-1);
 		}
