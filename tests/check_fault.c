@@ -258,11 +258,13 @@ warned_sum(const char *text)
  * 127.0.0.2's 1,200 away at once; 127.0.0.3 and 127.0.0.4 still get in;
  * --max-conns then turns all 300 from 127.0.0.5 away.  The 2,000 slow
  * clients outlive several --idle-timeouts, while a silent one does not.
+ * "At once" is within AT_ONCE_MS, well inside the idle timeout, so a
+ * refusal cannot be confused with an idle close.
  */
 START_TEST(test_slowloris)
 {
 	enum { N2 = 1200, N3 = 800, N4 = 400, N5 = 300, CAP = 800,
-	    NIN = CAP + N3 + N4, ROUNDS = 8 };
+	    NIN = CAP + N3 + N4, ROUNDS = 10, AT_ONCE_MS = 2000 };
 	static int	fds2[N2], fds3[N3], fds4[N4], fds5[N5], in[NIN];
 	static char	closed2[N2], closed3[N3], closed5[N5];
 	int		silent, i, nin = 0, round, got, fd, tries;
@@ -270,14 +272,14 @@ START_TEST(test_slowloris)
 	int64_t		t0, t_round;
 	char		c, quiet[1] = { 0 };
 
-	start((const char *const[]){ "--idle-timeout", "2.5",
+	start((const char *const[]){ "--idle-timeout", "3",
 	    "--max-conns", "2001", "--max-conns-per-source", "800", NULL });
 	silent = harness_connect("127.0.0.1", srv.ports[0], T_MS);
 	ck_assert_int_ge(silent, 0);
 
 	t0 = harness_now_ms();
 	dial_many(fds2, N2, "127.0.0.2");
-	got = reap_closed(fds2, N2, closed2, N2 - CAP, T_MS, 500);
+	got = reap_closed(fds2, N2, closed2, N2 - CAP, AT_ONCE_MS, 500);
 	printf("slowloris: 127.0.0.2: %d of %d closed at once over the "
 	    "per-source cap (%lld ms)\n", got, N2,
 	    (long long)(harness_now_ms() - t0));
@@ -301,7 +303,7 @@ START_TEST(test_slowloris)
 	/* Every slot is taken: --max-conns turns the next ones away. */
 	t0 = harness_now_ms();
 	dial_many(fds5, N5, "127.0.0.5");
-	got = reap_closed(fds5, N5, closed5, N5, T_MS, 300);
+	got = reap_closed(fds5, N5, closed5, N5, AT_ONCE_MS, 300);
 	printf("slowloris: 127.0.0.5: %d of %d closed at once over "
 	    "--max-conns (%lld ms)\n", got, N5,
 	    (long long)(harness_now_ms() - t0));
@@ -309,7 +311,7 @@ START_TEST(test_slowloris)
 	for (i = 0; i < N5; i++)
 		close(fds5[i]);
 
-	/* A byte a second for 8 s: three idle timeouts, nobody idle. */
+	/* A byte a second for 10 s: three idle timeouts, nobody idle. */
 	t0 = harness_now_ms();
 	for (round = 1; round <= ROUNDS; round++) {
 		t_round = harness_now_ms();
@@ -318,7 +320,7 @@ START_TEST(test_slowloris)
 			usleep(20000);
 	}
 	printf("slowloris: %d clients, %d one-byte rounds over %lld ms with "
-	    "--idle-timeout 2.5: none closed\n", nin, ROUNDS,
+	    "--idle-timeout 3: none closed\n", nin, ROUNDS,
 	    (long long)(harness_now_ms() - t0));
 	/* The timeout is live: the silent client was closed. */
 	ck_assert_int_eq(reap_closed(&silent, 1, quiet, 1, 100, 0), 1);
