@@ -5,7 +5,7 @@
 # sampled each second from /proc.  Fails if any benchmark exits non-zero
 # (a wrong byte, a reset, a timeout), if the server dies, or if its RSS
 # grows by more than 2% between the end of the warm-up (the second minute;
-# half the run when SOAK_SECONDS is under 240) and the end.
+# half the run when SOAK_SECONDS is 120 or less) and the end.
 set -u
 
 : "${EVECHO_BUILDDIR:=.}"
@@ -32,7 +32,9 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
 WARMUP=120
-[ "$SOAK_SECONDS" -lt 240 ] && WARMUP=$((SOAK_SECONDS / 2))
+# The load outlasts the sampling, so the last sample is taken under load.
+LOAD_SECONDS=$((SOAK_SECONDS + 3))
+[ "$SOAK_SECONDS" -le 120 ] && WARMUP=$((SOAK_SECONDS / 2))
 
 "$SERVER" -q -l 127.0.0.1:0 --max-pending 256k >"$TMP/ready" 2>"$TMP/server.err" &
 SERVER_PID=$!
@@ -48,7 +50,7 @@ T="127.0.0.1:$PORT"
 run() {
 	name=$1
 	shift
-	"$BENCH" -q --json -w 0 -t "${SOAK_SECONDS}s" --timeout 30s "$@" "$T" \
+	"$BENCH" -q --json -w 0 -t "${LOAD_SECONDS}s" --timeout 30s "$@" "$T" \
 	    >"$TMP/$name.out" 2>"$TMP/$name.err" &
 	PIDS="$PIDS $!"
 	echo "$! $name" >>"$TMP/pids"
@@ -89,7 +91,7 @@ while time.monotonic() < end:
     time.sleep(0.05)
 print('{"slow_readers":%d,"bytes_read":%d,"mismatches":0}' % (n, sum(got)))
 PY
-"${PYTHON3:-python3}" "$TMP/slow.py" "$PORT" "$SOAK_SECONDS" >"$TMP/slow.out" 2>"$TMP/slow.err" &
+"${PYTHON3:-python3}" "$TMP/slow.py" "$PORT" "$LOAD_SECONDS" >"$TMP/slow.out" 2>"$TMP/slow.err" &
 PIDS="$PIDS $!"
 echo "$! slow" >>"$TMP/pids"
 
@@ -103,11 +105,12 @@ while [ "$i" -lt "$SOAK_SECONDS" ]; do
 	i=$((i + 1))
 	rss=$(sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$SERVER_PID/status" 2>/dev/null)
 	[ -n "$rss" ] || { echo "soak: the server died at ${i}s"; tail -5 "$TMP/server.err"; exit 1; }
-	echo "$i $rss" >>"$TMP/rss"
+	[ "$rss" != "${rss_end:-}" ] && echo "soak: ${i}s RSS ${rss} KiB (changed)"
 	[ "$rss" -gt "$rss_max" ] && rss_max=$rss
 	[ "$i" -eq "$WARMUP" ] && rss_warm=$rss
 	rss_end=$rss
 	[ $((i % 30)) -eq 0 ] && echo "soak: ${i}s RSS ${rss} KiB"
+	[ -n "${SOAK_RSS_LOG:-}" ] && echo "$i $rss" >>"$SOAK_RSS_LOG"
 done
 
 status=0
