@@ -45,13 +45,13 @@ static uint32_t		*source_buckets;
 static uint32_t		 source_nbuckets;	/* a power of two */
 static uint32_t		 source_free_head = SOURCE_NONE;
 static size_t		 source_used;
-static uint64_t		 source_cap;		/* 0: no cap, no table */
+static uint64_t		 source_cap;	/* 0: no cap, no table */
 static uint64_t		 source_seed;
 static struct event	*source_warn_ev;
-static uint64_t		 source_unwarned;	/* refusals not yet logged */
+static uint64_t		 source_unwarned;	/* not yet logged */
 static char		 source_last_name[ADDR_STRLEN];
 static time_t		 source_full_warn;
-static uint64_t		 source_uncounted;	/* admitted with a full table */
+static uint64_t		 source_uncounted;	/* table was full */
 
 static void	source_warn_cb(evutil_socket_t, short, void *);
 
@@ -167,7 +167,7 @@ source_warn_cb(evutil_socket_t fd, short what, void *arg)
 	struct timeval	tv = { 1, 0 };
 
 	if (source_unwarned == 0)
-		return;		/* a quiet second: the next refusal logs */
+		return;	/* a quiet second: the next refusal logs */
 	log_warnx("refused %llu connections over --max-conns-per-source %llu "
 	    "in the last second (latest from %s)",
 	    (unsigned long long)source_unwarned,

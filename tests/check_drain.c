@@ -189,7 +189,7 @@ START_TEST(test_sigterm_under_load)
 	deadline = t_term + 60000;
 	refused_new = -1;
 	while (step(1) < NSTREAM && harness_now_ms() < deadline) {
-		/* Half a second on, a new connect must find nobody listening. */
+		/* Half a second on, a new connect finds nobody listening. */
 		if (refused_new == -1 && harness_now_ms() - t_term > 500) {
 			fd = harness_connect("127.0.0.1", srv.ports[0], 2000);
 			refused_new = fd < 0;

@@ -25,7 +25,7 @@
 #include "fault.h"
 #include "harness.h"
 
-#define T_MS		10000	/* the deadline for any single exchange */
+#define T_MS		10000	/* the deadline for one exchange */
 #define SETTLE_MS	10000	/* for descriptors to come back */
 
 static struct harness_proc	srv;
@@ -161,11 +161,12 @@ reap_closed(const int *fds, int n, char *closed, int want, int timeout_ms,
     int quiet_ms)
 {
 	struct pollfd	*pfd = calloc((size_t)n, sizeof *pfd);
-	int64_t		 deadline = harness_now_ms() + timeout_ms, quiet = 0;
+	int64_t		 deadline, quiet = 0;
 	int		 i, count = 0;
 	char		 c;
 
 	ck_assert_ptr_nonnull(pfd);
+	deadline = harness_now_ms() + timeout_ms;
 	for (i = 0; i < n; i++)
 		count += closed[i] != 0;
 	while (harness_now_ms() < deadline) {
@@ -365,7 +366,7 @@ struct signaller {
 	int		 count;		/* signals to send */
 	volatile int	 sent;		/* all signals are out */
 	volatile int	 stop;
-	char		*log;		/* what the server wrote meanwhile */
+	char		*log;	/* what the server wrote meanwhile */
 	size_t		 len, size;
 };
 
@@ -419,7 +420,7 @@ signaller_main(void *arg)
 START_TEST(test_sigusr1_loop)
 {
 	size_t			 len = 8 << 20, total = 0;
-	size_t			 min = (fault_sanitized() ? 32 : 64) << 20;
+	size_t			 min;
 	char			*buf = malloc(len);
 	struct signaller	 s;
 	pthread_t		 thr;
@@ -427,6 +428,7 @@ START_TEST(test_sigusr1_loop)
 	int64_t			 t0;
 
 	ck_assert_ptr_nonnull(buf);
+	min = (size_t)(fault_sanitized() ? 32 : 64) << 20;
 	start(NULL);
 	memset(&s, 0, sizeof s);
 	s.pid = srv.pid;
