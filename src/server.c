@@ -324,8 +324,8 @@ main(int argc, char **argv)
 		event_free(sigs[i]);
 	if (server_drain_ev != NULL)
 		event_free(server_drain_ev);
+	source_free();	/* its timer first: it belongs to the base */
 	event_base_free(server_base);
-	source_free();
 	free((void *)server_config.listen);
 	libevent_global_shutdown();
 	return (server_exit_status);
