@@ -277,6 +277,7 @@ conn_close_counted(struct conn *c, const char *why, int unsent_too)
 	server_stats.bytes_dropped += lost;
 	conn_count_held(c, 0);
 
+	source_release((struct sockaddr *)&c->peer);
 	TAILQ_REMOVE(&conn_list, c, entry);
 	bufferevent_free(c->bev);
 	free(c);

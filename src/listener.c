@@ -46,9 +46,17 @@ listener_take(int fd, struct sockaddr *sa, socklen_t len)
 {
 	char		name[ADDR_STRLEN];
 	uint64_t	n;
+	size_t		before;
 
 	if (conn_count() < server_config.max_conns) {
+		if (source_admit(sa) != 0) {
+			close(fd);
+			return;
+		}
+		before = conn_count();
 		conn_accept(fd, sa, len);
+		if (conn_count() == before)
+			source_release(sa);	/* conn_accept failed, closed fd */
 		return;
 	}
 	close(fd);

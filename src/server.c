@@ -52,6 +52,7 @@ static const struct option server_options[] = {
 	{ "max-pending",	required_argument,	NULL, 'p' },
 	{ "max-memory",		required_argument,	NULL, 'M' },
 	{ "max-conns",		required_argument,	NULL, 'c' },
+	{ "max-conns-per-source", required_argument,	NULL, 's' },
 	{ "idle-timeout",	required_argument,	NULL, 'i' },
 	{ "drain-timeout",	required_argument,	NULL, 'd' },
 	{ "backlog",		required_argument,	NULL, 'b' },
@@ -83,6 +84,8 @@ server_usage(void)
 "      --max-conns=N        close new connections beyond N open (default: the\n"
 "                           open-file limit less the descriptors the server\n"
 "                           holds and %d spare)\n"
+"      --max-conns-per-source=N  close new connections from an address\n"
+"                           that has N open (default 0: no cap)\n"
 "      --idle-timeout=SECS  close connections silent both ways for SECS\n"
 "                           (default 0: never)\n"
 "      --drain-timeout=SECS on SIGINT/SIGTERM, wait at most SECS for\n"
@@ -151,6 +154,11 @@ server_parse_args(int argc, char **argv, int *verbosity)
 				BAD("max-conns");
 			server_config.max_conns = v;
 			server_max_conns_set = 1;
+			break;
+		case 's':
+			if (parse_uint(optarg, 0, 100000000, &v, &cause) != 0)
+				BAD("max-conns-per-source");
+			server_config.max_conns_per_source = v;
 			break;
 		case 'i':
 			if (parse_duration(optarg, 0, 86400ULL * 365 * 1000000,
@@ -346,6 +354,9 @@ main(int argc, char **argv)
 	}
 
 	server_set_max_conns();
+	if (source_setup(server_config.max_conns_per_source,
+	    server_config.max_conns, &cause) != 0)
+		fatalx("%s", cause);
 
 	sigs[0] = evsignal_new(server_base, SIGINT, server_stop_cb, NULL);
 	sigs[1] = evsignal_new(server_base, SIGTERM, server_stop_cb, NULL);
@@ -384,6 +395,7 @@ main(int argc, char **argv)
 		event_free(sigs[i]);
 	if (server_drain_ev != NULL)
 		event_free(server_drain_ev);
+	source_free();	/* its timer first: it belongs to the base */
 	event_base_free(server_base);
 	free((void *)server_config.listen);
 	libevent_global_shutdown();

@@ -17,6 +17,7 @@ struct server_config {
 	uint64_t	  max_pending;	/* bytes held per connection */
 	uint64_t	  max_memory;	/* bytes held by all connections */
 	uint64_t	  max_conns;
+	uint64_t	  max_conns_per_source;	/* 0: no cap */
 	uint64_t	  idle_timeout_us;	/* 0: never */
 	uint64_t	  drain_timeout_us;
 	int		  backlog;
@@ -28,6 +29,7 @@ struct server_stats {
 	uint64_t	accepted;
 	uint64_t	rejected;	/* over --max-conns or while draining */
 	uint64_t	accept_errors;
+	uint64_t	refused_source;	/* over --max-conns-per-source */
 	uint64_t	open;
 	uint64_t	peak;
 	uint64_t	bytes_in;
@@ -61,6 +63,15 @@ size_t	conn_close_all(const char *why, uint64_t *lost);
 size_t	conn_count(void);
 size_t	conn_memory(void);
 uint64_t conn_mem_full_us(void);
+
+/* source.c */
+#define SOURCE_MAX_ENTRIES	65536
+int	source_setup(uint64_t cap, uint64_t max_conns, char **cause);
+void	source_free(void);
+int	source_admit(const struct sockaddr *sa);
+void	source_release(const struct sockaddr *sa);
+uint64_t source_open(const struct sockaddr *sa);
+size_t	source_count(void);
 
 /* stats.c */
 void	stats_log(const char *label);

@@ -12,11 +12,12 @@ stats_log(const char *label)
 	const struct server_stats	*s = &server_stats;
 
 	log_info("%s: connections %llu open, %llu peak, %llu accepted, "
-	    "%llu rejected, %llu accept errors; bytes %llu in, %llu out, "
-	    "%llu dropped; memory %zu held, at --max-memory %llu times for "
-	    "%.3f s", label,
+	    "%llu rejected, %llu refused per source, %llu accept errors; "
+	    "bytes %llu in, %llu out, %llu dropped; memory %zu held, at "
+	    "--max-memory %llu times for %.3f s", label,
 	    (unsigned long long)s->open, (unsigned long long)s->peak,
 	    (unsigned long long)s->accepted, (unsigned long long)s->rejected,
+	    (unsigned long long)s->refused_source,
 	    (unsigned long long)s->accept_errors,
 	    (unsigned long long)s->bytes_in, (unsigned long long)s->bytes_out,
 	    (unsigned long long)s->bytes_dropped, conn_memory(),

@@ -267,7 +267,7 @@ static void
 check_values(struct prog *p)
 {
 	const struct opt	*o;
-	char			 eq[256], dash[8];
+	char			 eq[256], dash[64];
 	size_t			 v;
 	int			 i, n = 0;
 

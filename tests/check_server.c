@@ -533,6 +533,8 @@ START_TEST(test_bad_args)
 	    64, "'0'");
 	expect_refusal((const char *const[]){ "--max-conns", "-5", NULL }, 64,
 	    "-5");
+	expect_refusal((const char *const[]){ "--max-conns-per-source", "x1",
+	    NULL }, 64, "--max-conns-per-source: ");
 	expect_refusal((const char *const[]){ "--idle-timeout", "soon", NULL },
 	    64, "soon");
 	expect_refusal((const char *const[]){ "--drain-timeout", "1x", NULL },
@@ -572,6 +574,7 @@ START_TEST(test_help_version)
 	ssize_t	n;
 	size_t	have = 0;
 	const char *opts[] = { "--listen", "--max-pending", "--max-conns",
+	    "--max-conns-per-source",
 	    "--idle-timeout", "--drain-timeout", "--backlog", "--reuse-port",
 	    "--verbose", "--quiet", "--help", "--version", NULL };
 	int	i;
