@@ -391,47 +391,39 @@ START_TEST(test_sigterm_drain)
 }
 END_TEST
 
-/* Connect a client that never reads and fill every buffer on the way. */
+/* A client that never reads, or fail the test. */
 static int
 dial_stuck(void)
 {
-	char	chunk[65536];
-	int	fd, i;
+	int	fd = harness_connect_stuck("127.0.0.1", srv.ports[0], T_MS);
 
-	fd = harness_connect_rcvbuf("127.0.0.1", srv.ports[0], 4096, T_MS);
-	ck_assert_int_ge(fd, 0);
-	/*
-	 * One echo first, so the server has accepted us: the kernel takes a
-	 * backlogged connection's bytes too, and a slow server (valgrind)
-	 * could otherwise meet SIGTERM with nothing to drain.
-	 */
-	roundtrip(fd, "s", 1);
-	memset(chunk, 's', sizeof chunk);
-	for (i = 0; i < 1024; i++) {
-		if (send(fd, chunk, sizeof chunk, MSG_NOSIGNAL |
-		    MSG_DONTWAIT) <= 0) {
-			usleep(20000);
-			if (send(fd, chunk, sizeof chunk, MSG_NOSIGNAL |
-			    MSG_DONTWAIT) <= 0)
-				break;
-		}
-	}
-	ck_assert_int_lt(i, 1024);
+	ck_assert_msg(fd >= 0, "cannot make a stuck client");
 	return (fd);
 }
 
-/* A stuck client delays exit only until --drain-timeout; exit is 1. */
+/*
+ * A stuck client delays exit only until --drain-timeout: exit 1, and the
+ * log names what was cut off, while a quiet client had closed cleanly.
+ */
 START_TEST(test_drain_timeout)
 {
-	int	 hog;
+	int	 hog, quiet;
 	int64_t	 t0;
 
 	start((const char *const[]){ "--drain-timeout", "0.5",
 	    "--max-pending", "64k", NULL });
 	hog = dial_stuck();
+	quiet = dial();
+	roundtrip(quiet, "q", 1);
 	t0 = harness_now_ms();
 	ck_assert_int_eq(harness_stop(&srv, SIGTERM, T_MS), 1);
 	ck_assert_int_lt(harness_now_ms() - t0, 3000);
+	ck_assert_msg(strstr(srv.err, "error: drain timeout: cut off 1 "
+	    "connections, ") != NULL, "%s", srv.err);
+	ck_assert_msg(strstr(srv.err, ", 0 bytes not echoed") == NULL, "%s",
+	    srv.err);
+	ck_assert_int_eq(closed_by_server(quiet, 1000), 0);
+	close(quiet);
 	close(hog);
 }
 END_TEST
@@ -447,6 +439,8 @@ START_TEST(test_second_signal)
 	usleep(200000);
 	ck_assert_int_eq(harness_wait(&srv, 0), -2);	/* still draining */
 	ck_assert_int_eq(harness_stop(&srv, SIGINT, 2000), 1);
+	ck_assert_msg(strstr(srv.err, "error: second signal: cut off 1 ") !=
+	    NULL, "%s", srv.err);
 	close(hog);
 }
 END_TEST

@@ -596,3 +596,39 @@ harness_echo_check(int fd, const void *buf, size_t len, int shut_wr,
 		}
 	}
 }
+
+/*
+ * Connect a client that never reads and fill every buffer on the way.  One
+ * echo first, so the server has accepted it: the kernel takes a backlogged
+ * connection's bytes too, and a slow server (valgrind) could otherwise
+ * meet a signal with nothing to drain.
+ */
+int
+harness_connect_stuck(const char *host, int port, int timeout_ms)
+{
+	char	chunk[65536], c;
+	int	fd, i;
+
+	if ((fd = harness_connect_rcvbuf(host, port, 4096, timeout_ms)) < 0)
+		return (-1);
+	if (harness_send_all(fd, "s", 1, timeout_ms) != 0 ||
+	    harness_recv_exact(fd, &c, 1, timeout_ms) != 0) {
+		close(fd);
+		return (-1);
+	}
+	memset(chunk, 's', sizeof chunk);
+	for (i = 0; i < 1024; i++) {
+		if (send(fd, chunk, sizeof chunk, MSG_NOSIGNAL |
+		    MSG_DONTWAIT) > 0)
+			continue;
+		usleep(20000);
+		if (send(fd, chunk, sizeof chunk, MSG_NOSIGNAL |
+		    MSG_DONTWAIT) <= 0)
+			break;
+	}
+	if (i == 1024) {	/* 64 MiB taken: this client is not stuck */
+		close(fd);
+		return (-1);
+	}
+	return (fd);
+}

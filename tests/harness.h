@@ -70,6 +70,9 @@ int	harness_connect(const char *host, int port, int timeout_ms);
  * so the window stays small: a client that "does not read". */
 int	harness_connect_rcvbuf(const char *host, int port, int rcvbuf,
 	    int timeout_ms);
+/* A client that never reads: one echo first (so the server has accepted
+ * it), then send until every buffer on the way is full.  -1 on error. */
+int	harness_connect_stuck(const char *host, int port, int timeout_ms);
 int	harness_send_all(int fd, const void *buf, size_t len, int timeout_ms);
 int	harness_recv_exact(int fd, void *buf, size_t len, int timeout_ms);
 /* Read until EOF; returns bytes read (or -1), storing up to size bytes. */
