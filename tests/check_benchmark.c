@@ -473,11 +473,5 @@ benchmark_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(benchmark_suite());
-	int	 failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed == 0 ? 0 : 1);
+	return (harness_run_suite(benchmark_suite()));
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "harness.h"
 #include "hist.h"
 #include "pattern.h"
 
@@ -268,13 +269,6 @@ units_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
 	pattern_init();
-	sr = srunner_create(units_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed == 0 ? 0 : 1);
+	return (harness_run_suite(units_suite()));
 }

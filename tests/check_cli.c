@@ -902,9 +902,6 @@ cli_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
 #ifdef CLI_ASAN
 	{
 		/* A small quarantine, or freed buffers count as RSS. */
@@ -916,10 +913,5 @@ main(void)
 		setenv("ASAN_OPTIONS", opts, 1);
 	}
 #endif
-	sr = srunner_create(cli_suite());
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed == 0 ? 0 : 1);
+	return (harness_run_suite(cli_suite()));
 }

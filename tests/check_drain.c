@@ -24,15 +24,6 @@
 
 static struct harness_proc	srv;
 
-/* Return 1 in the ASan/UBSan build, which is several times slower. */
-static int
-sanitized(void)
-{
-	const char	*s = getenv("EVECHO_SANITIZERS");
-
-	return (s != NULL && strcmp(s, "yes") == 0);
-}
-
 /* Start a server with extra args or fail the test. */
 static void
 start(const char *const extra[])
@@ -171,7 +162,7 @@ stream_step(struct streamer *s, int n, struct pollfd *pfds, const char *data,
 START_TEST(test_drain_streaming)
 {
 	const size_t	 len = 2 << 20, piece = 65536, window = 256 << 10;
-	int		 n = sanitized() ? 50 : 200, i, done = 0, signalled = 0;
+	int		 n = harness_sanitized() ? 50 : 200, i, done = 0, signalled = 0;
 	struct streamer	*s = calloc((size_t)n, sizeof *s);
 	struct pollfd	*pfds = calloc((size_t)n, sizeof *pfds);
 	char		*data = malloc(len);
@@ -414,7 +405,7 @@ START_TEST(test_max_memory)
 	int64_t		 t0;
 	ssize_t		 r;
 
-	if (sanitized())
+	if (harness_sanitized())
 		setenv("ASAN_OPTIONS", "quarantine_size_mb=1", 1);
 	memset(chunk, 'n', sizeof chunk);
 	harness_fill_random(big, sizeof big, 12);
@@ -456,7 +447,7 @@ START_TEST(test_max_memory)
 	rss_full = harness_rss_kb(srv.pid);
 	kill(srv.pid, SIGUSR1);
 	limit = (long)((double)(rss_idle + bound_kb) * 1.3);
-	if (sanitized())
+	if (harness_sanitized())
 		limit *= 2;	/* shadow memory and redzones */
 	ck_assert_msg(rss_full <= limit, "server RSS %ld KiB, bound %ld KiB "
 	    "(idle %ld KiB + 64 MiB, 30%% slack)", rss_full, limit, rss_idle);
@@ -464,7 +455,7 @@ START_TEST(test_max_memory)
 	fd = dial();
 	t0 = harness_now_ms();
 	ck_assert_int_eq(harness_echo_check(fd, big, sizeof big, 0, T_MS), 0);
-	ck_assert_int_lt(harness_now_ms() - t0, sanitized() ? 3000 : 1000);
+	ck_assert_int_lt(harness_now_ms() - t0, harness_sanitized() ? 3000 : 1000);
 	close(fd);
 	for (i = 0; i < N; i++)
 		close(fds[i]);
@@ -504,11 +495,5 @@ drain_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(drain_suite());
-	int	 failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed == 0 ? 0 : 1);
+	return (harness_run_suite(drain_suite()));
 }

@@ -433,7 +433,7 @@ START_TEST(test_sigusr1_loop)
 	int64_t			 t0;
 
 	ck_assert_ptr_nonnull(buf);
-	min = (size_t)(fault_sanitized() ? 32 : 64) << 20;
+	min = (size_t)(harness_sanitized() ? 32 : 64) << 20;
 	start(NULL);
 	memset(&s, 0, sizeof s);
 	s.pid = srv.pid;
@@ -486,11 +486,5 @@ fault_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(fault_suite());
-	int	 failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed == 0 ? 0 : 1);
+	return (harness_run_suite(fault_suite()));
 }

@@ -454,8 +454,6 @@ main(void)
 {
 	Suite	*s = suite_create("options");
 	TCase	*tc = tcase_create("refusals");
-	SRunner	*sr;
-	int	 failed;
 
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_tables);
@@ -472,9 +470,5 @@ main(void)
 	tcase_add_test(tc, test_check_unknown_1);
 	tcase_add_test(tc, test_check_unknown_2);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed == 0 ? 0 : 1);
+	return (harness_run_suite(s));
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "addr.h"
+#include "harness.h"
 #include "parse.h"
 
 /* parse_uint: plain numbers, ranges, junk. */
@@ -378,8 +379,6 @@ main(void)
 {
 	Suite	*s = suite_create("parse");
 	TCase	*tc = tcase_create("parsers");
-	SRunner	*sr;
-	int	 failed;
 
 	tcase_add_test(tc, test_uint);
 	tcase_add_test(tc, test_size);
@@ -391,9 +390,5 @@ main(void)
 	tcase_add_test(tc, test_addr_resolve_format);
 	tcase_add_test(tc, test_addr_format_scope);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed == 0 ? 0 : 1);
+	return (harness_run_suite(s));
 }

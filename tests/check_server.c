@@ -224,8 +224,7 @@ START_TEST(test_slow_reader)
 	int64_t	 t0, blocked_since = 0;
 	int	 hog, other;
 	ssize_t	 n;
-	int	 sanitized = getenv("EVECHO_SANITIZERS") != NULL &&
-		    strcmp(getenv("EVECHO_SANITIZERS"), "yes") == 0;
+	int	 sanitized = harness_sanitized();
 	long	 rss_limit_kb = 4096;
 
 	/*
@@ -691,11 +690,5 @@ server_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(server_suite());
-	int	 failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed == 0 ? 0 : 1);
+	return (harness_run_suite(server_suite()));
 }

@@ -243,15 +243,9 @@ main(void)
 {
 	Suite	*s = suite_create("drain");
 	TCase	*tc = tcase_create("sigterm");
-	SRunner	*sr;
-	int	 failed;
 
 	tcase_set_timeout(tc, 240);
 	tcase_add_test(tc, test_sigterm_under_load);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed == 0 ? 0 : 1);
+	return (harness_run_suite(s));
 }

@@ -16,6 +16,7 @@
 
 #include <event2/event.h>
 
+#include "harness.h"
 #include "log.h"
 #include "server.h"
 
@@ -199,14 +200,8 @@ source_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(source_suite());
-	int	 failed;
-
 	log_init("check_source", LOG_LEVEL_ERROR);
 	if ((server_base = event_base_new()) == NULL)
 		return (1);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed == 0 ? 0 : 1);
+	return (harness_run_suite(source_suite()));
 }

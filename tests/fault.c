@@ -152,12 +152,3 @@ fault_counter(const char *text, const char *label, const char *name)
 	}
 	return (-1);
 }
-
-/* Whether the build under test has ASan and UBSan. */
-int
-fault_sanitized(void)
-{
-	const char	*s = getenv("EVECHO_SANITIZERS");
-
-	return (s != NULL && strcmp(s, "yes") == 0);
-}

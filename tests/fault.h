@@ -25,6 +25,5 @@ int	fault_echo_ok(int port, uint64_t seed);
  * e.g. fault_counter(err, "exit", "accepted"); -1 if absent. */
 long long fault_counter(const char *text, const char *label, const char *name);
 /* 1 under --enable-sanitizers (EVECHO_SANITIZERS=yes). */
-int	fault_sanitized(void);
 
 #endif

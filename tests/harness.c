@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
+#include <check.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -631,4 +632,26 @@ harness_connect_stuck(const char *host, int port, int timeout_ms)
 		return (-1);
 	}
 	return (fd);
+}
+
+/* Run a Check suite; the exit status for main: 0 when every test passed. */
+int
+harness_run_suite(Suite *s)
+{
+	SRunner	*sr = srunner_create(s);
+	int	 failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return (failed == 0 ? 0 : 1);
+}
+
+/* Return 1 in the ASan/UBSan build, which is several times slower. */
+int
+harness_sanitized(void)
+{
+	const char	*s = getenv("EVECHO_SANITIZERS");
+
+	return (s != NULL && strcmp(s, "yes") == 0);
 }

@@ -82,6 +82,11 @@ ssize_t	harness_recv_until_eof(int fd, void *buf, size_t size, int timeout_ms);
  * EOF right after the echo.  0 when the echo matched byte for byte. */
 int	harness_echo_check(int fd, const void *buf, size_t len, int shut_wr,
 	    int timeout_ms);
+/* Run a Check suite; the exit status for main: 0 when every test passed. */
+struct Suite;
+int	harness_run_suite(struct Suite *);
+/* 1 in the ASan/UBSan build (EVECHO_SANITIZERS=yes), several times slower. */
+int	harness_sanitized(void);
 /* Monotonic milliseconds. */
 int64_t	harness_now_ms(void);
 /* Fill buf with reproducible pseudo-random bytes from seed. */
