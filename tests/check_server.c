@@ -324,8 +324,52 @@ START_TEST(test_max_conns)
 	close(d);
 	close(a);
 	ck_assert_int_eq(harness_stop(&srv, SIGTERM, T_MS), 0);
-	/* The summary counts the refusal. */
+	/* The summary counts the refusal, and a warning said so. */
 	ck_assert_msg(strstr(srv.err, "1 rejected") != NULL, "%s", srv.err);
+	ck_assert_msg(strstr(srv.err, "warning: refused 1 connections over "
+	    "--max-conns 2") != NULL, "%s", srv.err);
+}
+END_TEST
+
+/*
+ * The descriptor reserve follows what is open: with 100 descriptors and
+ * 40 listeners, every connection the server admits is served, and the
+ * ones beyond are refused at once and counted, none left in the backlog.
+ */
+START_TEST(test_fd_reserve)
+{
+	enum { NLISTEN = 40, EXTRA = 5 };
+	const char	*args[2 * NLISTEN + 2];
+	const char	*line;
+	int		 fds[100], i, max, n;
+
+	for (i = 0; i < NLISTEN; i++) {
+		args[2 * i] = "-l";
+		args[2 * i + 1] = "127.0.0.1:0";
+	}
+	args[2 * NLISTEN] = NULL;
+	harness_child_nofile = 100;
+	ck_assert_int_eq(harness_server_start_args(&srv, args), 0);
+	harness_child_nofile = 0;
+	line = strstr(harness_stderr(&srv, 200), " listening sockets, max ");
+	ck_assert_msg(line != NULL, "%s", srv.err);
+	max = atoi(line + strlen(" listening sockets, max "));
+	ck_assert_int_gt(max, 0);
+	ck_assert_int_le(max + EXTRA, 100);
+	for (n = 0; n < max + EXTRA; n++) {
+		fds[n] = dial();
+		if (n < max)
+			roundtrip(fds[n], "f", 1);
+		else
+			ck_assert_msg(closed_by_server(fds[n], 2000) == 0,
+			    "connection %d of %d admitted: max %d", n + 1,
+			    max + EXTRA, max);
+	}
+	for (i = 0; i < n; i++)
+		close(fds[i]);
+	ck_assert_int_eq(harness_stop(&srv, SIGTERM, T_MS), 0);
+	ck_assert_msg(strstr(srv.err, " 5 rejected") != NULL, "%s", srv.err);
+	ck_assert_msg(strstr(srv.err, "accept failed") == NULL, "%s", srv.err);
 }
 END_TEST
 
@@ -683,6 +727,7 @@ server_suite(void)
 	tcase_add_test(tc, test_help_version);
 	tcase_add_test(tc, test_stats_lines);
 	tcase_add_test(tc, test_emfile_backoff);
+	tcase_add_test(tc, test_fd_reserve);
 	suite_add_tcase(s, tc);
 	return (s);
 }

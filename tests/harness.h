@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HARNESS_MAX_ARGS	32
+#define HARNESS_MAX_ARGS	96
 #define HARNESS_MAX_PORTS	8
 
 struct harness_proc {
