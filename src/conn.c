@@ -119,7 +119,10 @@ static size_t			 conn_mem;
 static size_t			 conn_mem_resume;
 static int			 conn_mem_full;
 static int64_t			 conn_mem_full_since;
-static struct log_limit		 conn_mem_log;
+
+static void	conn_mem_report(uint64_t, void *);
+static struct log_limit		 conn_mem_log =
+    LOG_LIMIT_INITIALIZER(conn_mem_report, NULL);
 
 static void	conn_read_cb(struct bufferevent *, void *);
 static void	conn_write_cb(struct bufferevent *, void *);
@@ -165,6 +168,13 @@ conn_setup(void)
 	return (0);
 }
 
+/* Report what is left to say and free the timers, before the loop goes. */
+void
+conn_cleanup(void)
+{
+	log_limit_flush(&conn_mem_log);
+}
+
 /* Return the number of open connections. */
 size_t
 conn_count(void)
@@ -201,21 +211,24 @@ conn_kernel_unread(int fd)
 	return ((size_t)n);
 }
 
+/* Say how often the bound on all connections was reached. */
+static void
+conn_mem_report(uint64_t n, void *arg)
+{
+	log_warnx("--max-memory reached %llu times: %zu bytes held by %zu "
+	    "connections; those holding data read no more until it falls "
+	    "below %zu", (unsigned long long)n, conn_mem, conn_open,
+	    conn_mem_resume);
+}
+
 /* The bound on all connections was reached: count it, say so rarely. */
 static void
 conn_mem_enter(void)
 {
-	uint64_t	n;
-
 	conn_mem_full = 1;
 	conn_mem_full_since = conn_now_us();
 	server_stats.mem_full_events++;
-	if ((n = log_limit_hit(&conn_mem_log)) != 0)
-		log_warnx("--max-memory reached: %zu bytes held by %zu "
-		    "connections; those holding data read no more until it "
-		    "falls below %zu (%llu times since the last warning)",
-		    conn_mem, conn_open, conn_mem_resume,
-		    (unsigned long long)n);
+	log_limit_hit(&conn_mem_log);
 }
 
 /* Below the resume mark again: add the time spent at the bound. */

@@ -37,15 +37,38 @@ struct listener {
 static struct listener	 listeners[LISTENER_MAX];
 static size_t		 nlisteners;
 static struct event	*listener_resume_ev;
-static struct log_limit	 listener_error_log;
-static struct log_limit	 listener_reject_log;
+static int		 listener_last_error;
+
+static void	listener_report_errors(uint64_t, void *);
+static void	listener_report_refused(uint64_t, void *);
+
+static struct log_limit	 listener_error_log =
+    LOG_LIMIT_INITIALIZER(listener_report_errors, NULL);
+static struct log_limit	 listener_refused_log =
+    LOG_LIMIT_INITIALIZER(listener_report_refused, NULL);
+
+/* Say how many accepts failed, and why the last did. */
+static void
+listener_report_errors(uint64_t n, void *arg)
+{
+	log_warnx("accept failed %llu times: %s; accepting pauses for %d ms "
+	    "each time", (unsigned long long)n, strerror(listener_last_error),
+	    LISTENER_BACKOFF_MS);
+}
+
+/* Say how many connections --max-conns refused. */
+static void
+listener_report_refused(uint64_t n, void *arg)
+{
+	log_warnx("refused %llu connections over --max-conns %llu",
+	    (unsigned long long)n, (unsigned long long)server_config.max_conns);
+}
 
 /* A connection arrived: take it, or close it at once over --max-conns. */
 static void
 listener_take(int fd, struct sockaddr *sa, socklen_t len)
 {
 	char		name[ADDR_STRLEN];
-	uint64_t	n;
 	size_t		before;
 
 	if (conn_count() < server_config.max_conns) {
@@ -65,10 +88,7 @@ listener_take(int fd, struct sockaddr *sa, socklen_t len)
 		log_debug("refused %s: %zu connections open, --max-conns %llu",
 		    addr_format(sa, name, sizeof name), conn_count(),
 		    (unsigned long long)server_config.max_conns);
-	if ((n = log_limit_hit(&listener_reject_log)) != 0)
-		log_warnx("refused %llu connections over --max-conns %llu "
-		    "since the last warning", (unsigned long long)n,
-		    (unsigned long long)server_config.max_conns);
+	log_limit_hit(&listener_refused_log);
 }
 
 /* libevent accepted a connection. */
@@ -122,16 +142,11 @@ static void
 listener_error_cb(struct evconnlistener *evl, void *arg)
 {
 	struct timeval	tv = { 0, LISTENER_BACKOFF_MS * 1000 };
-	int		err = EVUTIL_SOCKET_ERROR();
-	uint64_t	n;
 	size_t		i;
 
 	server_stats.accept_errors++;
-	if ((n = log_limit_hit(&listener_error_log)) != 0) {
-		log_warnx("accept failed: %s; pausing accepts for %d ms "
-		    "(%llu failures since the last warning)", strerror(err),
-		    LISTENER_BACKOFF_MS, (unsigned long long)n);
-	}
+	listener_last_error = EVUTIL_SOCKET_ERROR();
+	log_limit_hit(&listener_error_log);
 	for (i = 0; i < nlisteners; i++)
 		evconnlistener_disable(listeners[i].evl);
 	evtimer_add(listener_resume_ev, &tv);
@@ -296,6 +311,8 @@ listener_close_all(void)
 	for (i = 0; i < nlisteners; i++)
 		evconnlistener_free(listeners[i].evl);
 	nlisteners = 0;
+	log_limit_flush(&listener_error_log);
+	log_limit_flush(&listener_refused_log);
 	if (listener_resume_ev != NULL) {
 		event_free(listener_resume_ev);
 		listener_resume_ev = NULL;

@@ -181,22 +181,55 @@ fatalx(const char *fmt, ...)
 	exit(1);
 }
 
-/*
- * Count one event; return the events to report (this one included) if a
- * message may go out now, or 0 if one went out within the last second.
- */
-uint64_t
+static struct event_base	*log_limit_base;
+
+/* Give rate-limited warnings the event loop whose timers they use. */
+void
+log_limit_setup(struct event_base *base)
+{
+	log_limit_base = base;
+}
+
+/* The end of a second: report what was counted, or go quiet. */
+static void
+log_limit_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct log_limit	*l = arg;
+	struct timeval		 tv = { 1, 0 };
+
+	if (l->count == 0)
+		return;	/* a quiet second: the next event reports at once */
+	l->report(l->count, l->arg);
+	l->count = 0;
+	evtimer_add(l->ev, &tv);
+}
+
+/* Count one event; report it now if the last second was quiet. */
+void
 log_limit_hit(struct log_limit *l)
 {
-	struct timespec	ts;
-	uint64_t	n;
-
 	l->count++;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	if ((int64_t)ts.tv_sec == l->last)
-		return (0);
-	l->last = (int64_t)ts.tv_sec;
-	n = l->count;
+	if (l->ev == NULL && log_limit_base != NULL)
+		l->ev = evtimer_new(log_limit_base, log_limit_cb, l);
+	if (l->ev == NULL) {
+		/* No loop to wait on: every event is its own line. */
+		l->report(l->count, l->arg);
+		l->count = 0;
+		return;
+	}
+	if (!evtimer_pending(l->ev, NULL))
+		log_limit_cb(-1, 0, l);
+}
+
+/* Report what is still counted and free the timer, before the loop goes. */
+void
+log_limit_flush(struct log_limit *l)
+{
+	if (l->count != 0)
+		l->report(l->count, l->arg);
 	l->count = 0;
-	return (n);
+	if (l->ev != NULL) {
+		event_free(l->ev);
+		l->ev = NULL;
+	}
 }

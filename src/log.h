@@ -26,15 +26,24 @@ void	fatal(const char *fmt, ...) PRINTFLIKE(1, 2) __attribute__((noreturn));
 void	fatalx(const char *fmt, ...) PRINTFLIKE(1, 2) __attribute__((noreturn));
 
 /*
- * A message about something that may happen thousands of times a second
- * (refused connections, accept errors): counted, logged at most once a
- * second with the count.
+ * A warning about something that may happen thousands of times a second
+ * (refused connections, accept errors): the first after a quiet second is
+ * reported at once, the rest are counted and reported together at the end
+ * of each second, so a flood costs a line a second and every event is in
+ * some line's count.  report formats the line for n events.
  */
+struct event;
+struct event_base;
 struct log_limit {
-	int64_t		last;	/* monotonic second of the last message */
-	uint64_t	count;	/* events since then */
+	void		(*report)(uint64_t n, void *arg);
+	void		 *arg;
+	uint64_t	  count;	/* events not yet reported */
+	struct event	 *ev;		/* the end of the current second */
 };
-uint64_t	log_limit_hit(struct log_limit *);
+#define LOG_LIMIT_INITIALIZER(report, arg)	{ (report), (arg), 0, NULL }
+void	log_limit_setup(struct event_base *);
+void	log_limit_hit(struct log_limit *);
+void	log_limit_flush(struct log_limit *);
 
 /* Cheap test for the hot path: skip formatting when debug is off. */
 #define log_debug_enabled()	(log_get_level() >= LOG_LEVEL_DEBUG)

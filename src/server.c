@@ -340,6 +340,7 @@ main(int argc, char **argv)
 
 	if ((server_base = event_base_new()) == NULL)
 		fatalx("cannot create an event base");
+	log_limit_setup(server_base);
 	if (conn_setup() != 0)
 		fatalx("cannot set up the idle timeout");
 	switch (listener_open_all(server_config.listen, server_config.nlisten,
@@ -389,13 +390,15 @@ main(int argc, char **argv)
 		    server_dropped_at_stop));
 		server_exit_status = 1;
 	}
-	stats_log("exit");
+	/* Warnings still counted go out before the summary. */
 	listener_close_all();
+	conn_cleanup();
+	source_free();
+	stats_log("exit");
 	for (i = 0; i < 3; i++)
 		event_free(sigs[i]);
 	if (server_drain_ev != NULL)
 		event_free(server_drain_ev);
-	source_free();	/* its timer first: it belongs to the base */
 	event_base_free(server_base);
 	free((void *)server_config.listen);
 	libevent_global_shutdown();

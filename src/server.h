@@ -57,6 +57,7 @@ void	listener_close_all(void);
 
 /* conn.c */
 int	conn_setup(void);
+void	conn_cleanup(void);
 void	conn_accept(int fd, const struct sockaddr *sa, socklen_t len);
 void	conn_drain_all(void);
 size_t	conn_close_all(const char *why, uint64_t *lost);

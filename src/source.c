@@ -25,7 +25,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <event2/event.h>
 
 #include "addr.h"
 #include "log.h"
@@ -47,13 +46,16 @@ static uint32_t		 source_free_head = SOURCE_NONE;
 static size_t		 source_used;
 static uint64_t		 source_cap;	/* 0: no cap, no table */
 static uint64_t		 source_seed;
-static struct event	*source_warn_ev;
-static uint64_t		 source_unwarned;	/* not yet logged */
 static char		 source_last_name[ADDR_STRLEN];
-static time_t		 source_full_warn;
 static uint64_t		 source_uncounted;	/* table was full */
 
-static void	source_warn_cb(evutil_socket_t, short, void *);
+static void	source_report_refused(uint64_t, void *);
+static void	source_report_full(uint64_t, void *);
+
+static struct log_limit	 source_refused_log =
+    LOG_LIMIT_INITIALIZER(source_report_refused, NULL);
+static struct log_limit	 source_full_log =
+    LOG_LIMIT_INITIALIZER(source_report_full, NULL);
 
 /* Allocate the table for a cap of cap connections (0: none). */
 int
@@ -94,12 +96,8 @@ source_setup(uint64_t cap, uint64_t max_conns, char **cause)
 void
 source_free(void)
 {
-	if (source_warn_ev != NULL) {
-		if (source_unwarned > 0)
-			source_warn_cb(-1, 0, NULL);
-		event_free(source_warn_ev);
-		source_warn_ev = NULL;
-	}
+	log_limit_flush(&source_refused_log);
+	log_limit_flush(&source_full_log);
 	free(source_entries);
 	free(source_buckets);
 	source_entries = NULL;
@@ -160,44 +158,31 @@ source_find(const struct in6_addr *key, uint32_t bucket, uint32_t *prev)
 	return (SOURCE_NONE);
 }
 
-/* Log the refusals of the last second, if any, and wait for the next. */
+/* Say how many connections the cap refused, and the latest source. */
 static void
-source_warn_cb(evutil_socket_t fd, short what, void *arg)
+source_report_refused(uint64_t n, void *arg)
 {
-	struct timeval	tv = { 1, 0 };
-
-	if (source_unwarned == 0)
-		return;	/* a quiet second: the next refusal logs */
 	log_warnx("refused %llu connections over --max-conns-per-source %llu "
-	    "in the last second (latest from %s)",
-	    (unsigned long long)source_unwarned,
+	    "(latest from %s)", (unsigned long long)n,
 	    (unsigned long long)source_cap, source_last_name);
-	source_unwarned = 0;
-	evtimer_add(source_warn_ev, &tv);
 }
 
-/*
- * Count a refusal.  The first after a quiet second is logged at once; the
- * rest are summed and logged by a timer once a second, so a flood costs a
- * line a second and every refusal is in some line's count.
- */
+/* Say that the table is full and how many were admitted uncounted. */
 static void
-source_warn_refused(const struct sockaddr *sa)
+source_report_full(uint64_t n, void *arg)
+{
+	log_warnx("source table full (%zu addresses): %llu connections "
+	    "admitted uncounted, %llu so far", source_used,
+	    (unsigned long long)n, (unsigned long long)source_uncounted);
+}
+
+/* Count a refusal over the cap, for the log and the counters. */
+static void
+source_refuse(const struct sockaddr *sa)
 {
 	server_stats.refused_source++;
-	source_unwarned++;
 	addr_format(sa, source_last_name, sizeof source_last_name);
-	if (source_warn_ev == NULL) {
-		source_warn_ev = evtimer_new(server_base, source_warn_cb, NULL);
-		if (source_warn_ev == NULL) {
-			log_warnx("refused a connection over "
-			    "--max-conns-per-source %llu",
-			    (unsigned long long)source_cap);
-			return;
-		}
-	}
-	if (!evtimer_pending(source_warn_ev, NULL))
-		source_warn_cb(-1, 0, NULL);
+	log_limit_hit(&source_refused_log);
 }
 
 /* Count a new connection from sa: 0 to admit it, -1 if over the cap. */
@@ -212,7 +197,7 @@ source_admit(const struct sockaddr *sa)
 	bucket = source_hash(&key);
 	if ((i = source_find(&key, bucket, &prev)) != SOURCE_NONE) {
 		if (source_entries[i].count >= source_cap) {
-			source_warn_refused(sa);
+			source_refuse(sa);
 			return (-1);
 		}
 		source_entries[i].count++;
@@ -220,12 +205,7 @@ source_admit(const struct sockaddr *sa)
 	}
 	if ((i = source_free_head) == SOURCE_NONE) {
 		source_uncounted++;
-		if (time(NULL) != source_full_warn) {
-			log_warnx("source table full (%zu addresses): %llu "
-			    "connections admitted uncounted so far",
-			    source_used, (unsigned long long)source_uncounted);
-			source_full_warn = time(NULL);
-		}
+		log_limit_hit(&source_full_log);
 		return (0);
 	}
 	source_free_head = source_entries[i].next;

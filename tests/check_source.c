@@ -20,7 +20,7 @@
 #include "log.h"
 #include "server.h"
 
-/* source.c counts refusals here and arms its log timer on this base. */
+/* source.c counts refusals here; its warnings' timers use this base. */
 struct server_stats	 server_stats;
 struct event_base	*server_base;
 
@@ -203,5 +203,6 @@ main(void)
 	log_init("check_source", LOG_LEVEL_ERROR);
 	if ((server_base = event_base_new()) == NULL)
 		return (1);
+	log_limit_setup(server_base);
 	return (harness_run_suite(source_suite()));
 }
