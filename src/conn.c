@@ -660,10 +660,8 @@ conn_accept(int fd, const struct sockaddr *sa, socklen_t len)
 	memcpy(&c->peer, sa, len);
 
 	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
-	if (server_is_draining()) {
-		c->flags |= CONN_DRAINING;
-		bufferevent_set_timeouts(c->bev, conn_grace_tv, conn_grace_tv);
-	} else if (conn_idle_tv != NULL)
+	/* No accepts while draining: the backlog is taken first. */
+	if (conn_idle_tv != NULL)
 		bufferevent_set_timeouts(c->bev, conn_idle_tv, conn_idle_tv);
 	/* A new bufferevent already writes; enabling EV_WRITE costs syscalls. */
 	bufferevent_enable(c->bev, EV_READ);
