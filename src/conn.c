@@ -288,6 +288,8 @@ conn_close_counted(struct conn *c, const char *why, int unsent_too)
 	/* Output was counted as sent when queued; take back what was not. */
 	server_stats.bytes_out -= unsent;
 	server_stats.bytes_dropped += lost;
+	if (unsent_too && (c->flags & CONN_DRAINING))
+		server_stats.bytes_lost_stopping += lost;
 	conn_count_held(c, 0);
 
 	source_release((struct sockaddr *)&c->peer);
@@ -535,11 +537,14 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 static void
 conn_linger_read_cb(struct bufferevent *bev, void *arg)
 {
+	struct conn	*c = arg;
 	struct evbuffer	*in = bufferevent_get_input(bev);
 	size_t		 n = evbuffer_get_length(in);
 
 	server_stats.bytes_in += n;
 	server_stats.bytes_dropped += n;
+	if (c->flags & CONN_DRAINING)
+		server_stats.bytes_lost_stopping += n;
 	evbuffer_drain(in, n);
 }
 

@@ -35,6 +35,7 @@ struct server_stats {
 	uint64_t	bytes_in;
 	uint64_t	bytes_out;
 	uint64_t	bytes_dropped;	/* received but never echoed */
+	uint64_t	bytes_lost_stopping; /* of those: closed by our shutdown */
 	uint64_t	mem_full_events; /* times --max-memory was reached */
 	uint64_t	mem_full_us;	/* time spent there, until the last exit */
 };
