@@ -116,6 +116,7 @@ static uint64_t			 conn_silence_us; /* the timeout in use */
 
 /* --max-memory: bytes held by all connections, and the bound's state. */
 static size_t			 conn_mem;
+static size_t			 conn_mem_limit;	/* the bound, less a reserve */
 static size_t			 conn_mem_resume;
 static int			 conn_mem_full;
 static int64_t			 conn_mem_full_since;
@@ -128,6 +129,7 @@ static void	conn_read_cb(struct bufferevent *, void *);
 static void	conn_write_cb(struct bufferevent *, void *);
 static void	conn_event_cb(struct bufferevent *, short, void *);
 static void	conn_linger_read_cb(struct bufferevent *, void *);
+static void	conn_mem_set_limit(void);
 
 /* Monotonic microseconds. */
 static int64_t
@@ -163,8 +165,7 @@ conn_setup(void)
 	conn_linger_tv = conn_common_timeout(CONN_LINGER_US);
 	if (conn_grace_tv == NULL || conn_linger_tv == NULL)
 		return (-1);
-	conn_mem_resume = (size_t)(server_config.max_memory / 100 *
-	    CONN_MEM_RESUME_PCT);
+	conn_mem_set_limit();
 	return (0);
 }
 
@@ -211,6 +212,22 @@ conn_kernel_unread(int fd)
 	return ((size_t)n);
 }
 
+/*
+ * Where --max-memory starts to bite.  A connection that holds nothing may
+ * still be read, and libevent reads 4 KiB before we can decline: keep that
+ * much for every open connection out of the bound, so that the total stays
+ * within it even when every one of them takes its read at once.
+ */
+static void
+conn_mem_set_limit(void)
+{
+	size_t	reserve = conn_open * CONN_MEM_COST(CONN_LIBEVENT_READ);
+
+	conn_mem_limit = server_config.max_memory > reserve ?
+	    (size_t)server_config.max_memory - reserve : 0;
+	conn_mem_resume = conn_mem_limit / 100 * CONN_MEM_RESUME_PCT;
+}
+
 /* Say how often the bound on all connections was reached. */
 static void
 conn_mem_report(uint64_t n, void *arg)
@@ -249,7 +266,7 @@ conn_count_held(struct conn *c, size_t held)
 	conn_mem += cost - c->counted;
 	c->counted = cost;
 	if (!conn_mem_full) {
-		if (conn_mem >= server_config.max_memory)
+		if (conn_mem >= conn_mem_limit)
 			conn_mem_enter();
 	} else if (conn_mem < conn_mem_resume)
 		conn_mem_leave();
@@ -297,6 +314,7 @@ conn_close_counted(struct conn *c, const char *why, int unsent_too)
 	bufferevent_free(c->bev);
 	free(c);
 	conn_open--;
+	conn_mem_set_limit();
 	server_stats.open = conn_open;
 	server_conn_closed();
 }
@@ -484,9 +502,9 @@ conn_read_budget(size_t held)
 	budget = server_config.max_pending - held;
 	if (budget > CONN_READ_CAP)
 		budget = CONN_READ_CAP;
-	if (conn_mem + CONN_MEM_COST(budget) > server_config.max_memory) {
-		budget = conn_mem < server_config.max_memory ?
-		    (server_config.max_memory - conn_mem) / 3 * 2 : 0;
+	if (conn_mem + CONN_MEM_COST(budget) > conn_mem_limit) {
+		budget = conn_mem < conn_mem_limit ?
+		    (conn_mem_limit - conn_mem) / 3 * 2 : 0;
 	}
 	return (budget);
 }
@@ -673,6 +691,7 @@ conn_accept(int fd, const struct sockaddr *sa, socklen_t len)
 
 	TAILQ_INSERT_TAIL(&conn_list, c, entry);
 	conn_open++;
+	conn_mem_set_limit();
 	server_stats.accepted++;
 	server_stats.open = conn_open;
 	if (conn_open > server_stats.peak)

@@ -455,6 +455,10 @@ START_TEST(test_max_memory)
 	limit = (long)((double)(rss_idle + bound_kb) * 1.3);
 	if (harness_sanitized())
 		limit *= 2;	/* shadow memory and redzones */
+	printf("max-memory: server RSS %ld KiB with 2,000 connections idle, "
+	    "%ld KiB holding what they pushed; limit %ld KiB\n", rss_idle,
+	    rss_full, limit);
+	fflush(stdout);
 	ck_assert_msg(rss_full <= limit, "server RSS %ld KiB, bound %ld KiB "
 	    "(idle %ld KiB + 64 MiB, 30%% slack)", rss_full, limit, rss_idle);
 
