@@ -25,5 +25,14 @@ char	*fuzz_cstr(const uint8_t *data, size_t size);
  * range the programs use, or 16 raw bytes follow.  Returns bytes used. */
 size_t	fuzz_range(const uint8_t *data, size_t size, uint64_t *min,
 	    uint64_t *max);
+/*
+ * One input for a number parser (parse_uint, parse_size): a range, then
+ * the text.  The parser must agree with expect, an independent reading of
+ * its definition: the same verdict, the same value within the range, a
+ * cause on failure only, and nothing written on failure.
+ */
+int	fuzz_number(const uint8_t *data, size_t size,
+	    int (*parse)(const char *, uint64_t, uint64_t, uint64_t *, char **),
+	    int (*expect)(const char *, uint64_t, uint64_t, uint64_t *));
 
 #endif
