@@ -19,6 +19,7 @@
 #include <event2/event.h>
 
 #include "addr.h"
+#include "chainpool.h"
 #include "log.h"
 #include "parse.h"
 #include "sock.h"
@@ -326,6 +327,8 @@ main(int argc, char **argv)
 	int		 verbosity = LOG_LEVEL_INFO;
 	size_t		 i;
 
+	/* Before libevent allocates anything: chains come from the pool. */
+	chainpool_install();
 	server_parse_args(argc, argv, &verbosity);
 	log_init(server_progname, verbosity);
 	/*
