@@ -589,7 +589,8 @@ def ratio_cells(test, base, other):
         pairs = [("conns_per_sec", "conns/s"),
                  ("server_us_per_conn", "CPU/conn")]
     else:
-        pairs = [("msgs_per_sec", "msgs/s"), ("server_us_per_msg", "CPU/msg")]
+        pairs = [("msgs_per_sec", "msgs/s"), ("server_us_per_msg", "CPU/msg"),
+                 ("lat_p50_us", "p50"), ("lat_p99_us", "p99")]
     return pairs, [ratio((base or {}).get(k), (other or {}).get(k))
                    for k, _ in pairs]
 

@@ -38,12 +38,12 @@ of the build tree.
                       COMMAND must print "listening on HOST:PORT"; NAME
                       defaults to the command's base name; repeatable
   --out DIR           results folder (default bench-results/DATE-TIME)
-  --quick             the quick matrix, 1s points, 3 repeats (about two
+  --quick             the quick matrix, 1s points, 5 repeats (about three
                       minutes per server on two cores)
   --matrix NAME       full, quick or smoke (default full, or quick with
                       --quick)
   --repeat N          runs per point, the median is reported (default 5;
-                      quick 3; smoke 1)
+                      quick 5; smoke 1)
   --duration D        measured time per run: 3s, 500ms (default 3s; quick
                       1s; smoke 0.3s)
   --warmup D          uncounted time before each run (default a third of
@@ -64,10 +64,10 @@ of the build tree.
 
 Matrices (connections; 64 B and 4 KiB messages unless said):
   full   ping-pong 1 10 100 1000 10000; pipelined depth 16 at 10 100 1000
-         (64 B) and 100 (4 KiB); stream 1 10 100 (4 KiB) and 10 (64 B);
-         connect 1 10 100; hold 1000 10000
-  quick  ping-pong 1 10 100 1000 10000; pipelined 100 (64 B, depth 16);
-         stream 10 (4 KiB); connect 10; hold 10000
+         (64 B) and 100 (4 KiB), depth 4 at 8 (16 KiB); stream 1 10 100
+         (4 KiB) and 10 (64 B); connect 1 10 100; hold 1000 10000
+  quick  ping-pong 1 10 100 1000 10000; pipelined 100 (64 B, depth 16)
+         and 8 (16 KiB, depth 4); stream 10 (4 KiB); connect 10; hold 10000
   smoke  ping-pong 1 10 (64 B); pipelined 10 (depth 4); stream 1 (4 KiB);
          connect 1; hold 10
 
@@ -179,7 +179,7 @@ done
 matrix=${matrix:-full}
 case $matrix in
 full) : "${repeat:=5}" "${duration:=3s}" ;;
-quick) : "${repeat:=3}" "${duration:=1s}" ;;
+quick) : "${repeat:=5}" "${duration:=1s}" ;;
 smoke) : "${repeat:=1}" "${duration:=0.3s}" ;;
 esac
 [[ $duration =~ [a-z]$ ]] || duration=${duration}s
@@ -205,6 +205,7 @@ matrix_points() {
 			echo "pipelined pingpong 64 $conns 16"
 		done
 		echo "pipelined pingpong 4096 100 16"
+		echo "pipelined pingpong 16384 8 4"
 		echo "stream stream 64 10 1"
 		for conns in 1 10 100; do
 			echo "stream stream 4096 $conns 1"
@@ -222,6 +223,7 @@ matrix_points() {
 			done
 		done
 		echo "pipelined pingpong 64 100 16"
+		echo "pipelined pingpong 16384 8 4"
 		echo "stream stream 4096 10 1"
 		echo "connect connect 64 10 1"
 		echo "hold hold 64 10000 1"
