@@ -269,7 +269,13 @@ START_TEST(test_rate)
 	stop_server();
 	assert_clean(rc, out);
 	ck_assert(json_num(out, "rate") == 2000);
-	ck_assert(json_num(out, "messages") <= 1000 + 2);
+	/*
+	 * 1,000 were due in the measured 0.5 s; those due in the 0.1 s
+	 * warm-up but echoed late (a loaded CI machine stalls the server for
+	 * tens of milliseconds) are counted too.  A closed loop would reach
+	 * tens of thousands.
+	 */
+	ck_assert(json_num(out, "messages") <= 1200 + 2);
 }
 END_TEST
 
