@@ -78,7 +78,8 @@ server_usage(void)
 "                           lets the kernel choose (default localhost:65432,\n"
 "                           every address localhost resolves to)\n"
 "      --max-pending=SIZE   bytes held for one connection before reading from\n"
-"                           it pauses; k, m, g suffixes (default 1m)\n"
+"                           it pauses; k, m, g suffixes (default 1m, at\n"
+"                           most 1g)\n"
 "      --max-memory=SIZE    bytes held by all connections together; at the\n"
 "                           bound, connections holding data read no more\n"
 "                           (default 512m, or a quarter of physical memory\n"
@@ -141,7 +142,8 @@ server_parse_args(int argc, char **argv, int *verbosity)
 			server_config.listen[server_config.nlisten++] = optarg;
 			break;
 		case 'p':
-			if (parse_size(optarg, 1, 1ULL << 40, &v, &cause) != 0)
+			/* At most 1g: per-connection sizes are 32-bit. */
+			if (parse_size(optarg, 1, 1ULL << 30, &v, &cause) != 0)
 				BAD("max-pending");
 			server_config.max_pending = v;
 			break;

@@ -568,6 +568,9 @@ START_TEST(test_bad_args)
 	    64, "12q");
 	expect_refusal((const char *const[]){ "--max-pending", "0", NULL },
 	    64, "'0'");
+	/* Per-connection sizes are 32-bit: more than 1g is refused. */
+	expect_refusal((const char *const[]){ "--max-pending", "2g", NULL },
+	    64, "'2g'");
 	expect_refusal((const char *const[]){ "--max-conns", "-5", NULL }, 64,
 	    "-5");
 	expect_refusal((const char *const[]){ "--max-conns-per-source", "x1",
