@@ -104,6 +104,41 @@ START_TEST(test_size_switch)
 }
 END_TEST
 
+/*
+ * Small messages leave their bytes at the front of the input until the next
+ * read lands behind them (the kept chain).  Sizes around the 256-byte limit
+ * and around chain boundaries, a large block between, a pause long enough
+ * for the sweep to drain the chain, and a half-close right after a small
+ * message: every byte back in order, then FIN.
+ */
+START_TEST(test_kept_chain)
+{
+	size_t	 big = 100 << 10;
+	char	*buf = malloc(big), back[64];
+	int	 fd, i;
+
+	ck_assert_ptr_nonnull(buf);
+	harness_fill_random(buf, big, 45);
+	start(NULL);
+	fd = dial();
+	for (i = 0; i < 600; i++)
+		roundtrip(fd, buf + i, 1 + (size_t)(i * 7) % 300);
+	ck_assert_int_eq(harness_echo_check(fd, buf, big, 0, T_MS), 0);
+	for (i = 0; i < 20; i++)
+		roundtrip(fd, buf + i, 64);
+	usleep(300 * 1000);	/* past the sweep */
+	for (i = 0; i < 20; i++)
+		roundtrip(fd, buf + 3 * i, 10);
+	ck_assert_int_eq(harness_send_all(fd, "last", 4, T_MS), 0);
+	shutdown(fd, SHUT_WR);
+	ck_assert_int_eq(harness_recv_until_eof(fd, back, sizeof back, T_MS), 4);
+	ck_assert_int_eq(memcmp(back, "last", 4), 0);
+	close(fd);
+	free(buf);
+	stop_clean();
+}
+END_TEST
+
 /* 10 MiB through one connection, full duplex, byte-exact. */
 START_TEST(test_ten_mib)
 {
@@ -714,6 +749,7 @@ server_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_simple_echo);
 	tcase_add_test(tc, test_size_switch);
+	tcase_add_test(tc, test_kept_chain);
 	tcase_add_test(tc, test_ten_mib);
 	tcase_add_test(tc, test_thousand_conns);
 	tcase_add_test(tc, test_half_close);

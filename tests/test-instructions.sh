@@ -12,7 +12,7 @@ skip_unless "$VG"
 # ASan and valgrind cannot share a process.
 [ "${EVECHO_SANITIZERS:-no}" = yes ] && { echo "skip: sanitizer build"; exit 77; }
 T=$TMPDIR_T
-BOUND=${EVECHO_INSTR_BOUND:-1260}
+BOUND=${EVECHO_INSTR_BOUND:-1190}
 MSGS=20000
 
 "$VG" --tool=callgrind --collect-atstart=no --toggle-collect=event_base_loop \
