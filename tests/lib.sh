@@ -33,6 +33,25 @@ start_server() {
 	return 1
 }
 
+# start_server_under NAME WRAPPER...: run evecho-server on 127.0.0.1:0 under
+# WRAPPER (strace, valgrind ...), slow to start, and read its port into
+# SERVER_PORT (empty if not ready in 20 s); SERVER_PID is the wrapper's.
+start_server_under() {
+	name=$1
+	shift
+	"$@" "$EVECHO_BUILDDIR/src/evecho-server" -q -l 127.0.0.1:0 \
+	    >"$TMPDIR_T/ready.$name" 2>"$TMPDIR_T/server.$name.err" &
+	SERVER_PID=$!
+	SERVER_PORT=
+	for _ in $(seq 1 400); do
+		SERVER_PORT=$(sed -n '1s/^listening on .*://p' \
+		    "$TMPDIR_T/ready.$name" 2>/dev/null)
+		[ -n "$SERVER_PORT" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
 # check NAME COMMAND...: run a check, count it, say what failed.
 check() {
 	name=$1

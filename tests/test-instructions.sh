@@ -15,17 +15,9 @@ T=$TMPDIR_T
 BOUND=${EVECHO_INSTR_BOUND:-1190}
 MSGS=20000
 
-"$VG" --tool=callgrind --collect-atstart=no --toggle-collect=event_base_loop \
-    --callgrind-out-file="$T/callgrind.out" \
-    "$EVECHO_BUILDDIR/src/evecho-server" -q -l 127.0.0.1:0 \
-    >"$T/ready" 2>"$T/vg.err" &
-SERVER_PID=$!
-port=
-for _ in $(seq 1 400); do
-	port=$(sed -n '1s/^listening on .*://p' "$T/ready" 2>/dev/null)
-	[ -n "$port" ] && break
-	sleep 0.05
-done
+start_server_under callgrind "$VG" --tool=callgrind --collect-atstart=no \
+    --toggle-collect=event_base_loop --callgrind-out-file="$T/callgrind.out"
+port=$SERVER_PORT
 check "server ready under callgrind" test -n "$port"
 check "$MSGS messages echoed" timeout 300 \
     "$EVECHO_BUILDDIR/src/evecho-benchmark" -q -c 100 -n $MSGS -s 64 \

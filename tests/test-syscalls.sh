@@ -23,16 +23,8 @@ MSGS=10000
 # count SIZE BOUND: one exchange under strace; checks calls/msg <= BOUND.
 count() {
 	size=$1 bound=$2
-	strace -f -c -o "$T/strace.$size" \
-	    "$EVECHO_BUILDDIR/src/evecho-server" -q -l 127.0.0.1:0 \
-	    >"$T/ready.$size" 2>"$T/server.$size.err" &
-	SERVER_PID=$!
-	port=
-	for _ in $(seq 1 200); do
-		port=$(sed -n '1s/^listening on .*://p' "$T/ready.$size" 2>/dev/null)
-		[ -n "$port" ] && break
-		sleep 0.05
-	done
+	start_server_under "$size" strace -f -c -o "$T/strace.$size"
+	port=$SERVER_PORT
 	check "$size B: server ready under strace" test -n "$port"
 	check "$size B: $MSGS messages echoed" timeout 120 \
 	    "$EVECHO_BUILDDIR/src/evecho-benchmark" -q -c 10 -n $MSGS \
