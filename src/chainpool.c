@@ -35,8 +35,8 @@
 #endif
 
 #define CHAINPOOL_MIN_SHIFT	10	/* 1 KiB, libevent's smallest chain */
-#define CHAINPOOL_CLASSES	7	/* 1, 2, 4, 8, 16, 32 and 64 KiB */
-/* Address space per size; 14 MiB in all, resident only once touched. */
+#define CHAINPOOL_CLASSES	5	/* 1, 2, 4, 8 and 16 KiB */
+/* Address space per size; 10 MiB in all, resident only once touched. */
 #define CHAINPOOL_SLICE		(2 * 1024 * 1024)
 
 struct chainpool_block {

@@ -62,7 +62,6 @@
  * is one 16 KiB allocation rather than 16 KiB of data in a 32 KiB one.
  */
 #define CONN_READ_STEP		(16384 - 64)
-#define CONN_READ_STEP_MAX	(65536 - 64)	/* below glibc's mmap threshold */
 #define CONN_READ_CAP		(256 * 1024)
 /*
  * A full 4 KiB read may be the whole message (4 KiB ping-pong) or a piece
@@ -516,22 +515,15 @@ static size_t
 conn_read_more(struct conn *c, struct evbuffer *in, size_t budget, int *err)
 {
 	struct evbuffer_iovec	vec[2];
-	size_t			total = 0, want, asked, left, step;
+	size_t			total = 0, want, asked, left;
 	ssize_t			n;
 	int			nvec, i;
 
-	/*
-	 * With nothing queued the chain goes out at once, so read in 64 KiB
-	 * steps: 48 KiB waiting took four 16 KiB reads and a short one, now
-	 * one.  With output queued the chains may stay a while: 16 KiB steps
-	 * keep them full.
-	 */
-	step = (c->flags & CONN_QUEUED) ? CONN_READ_STEP : CONN_READ_STEP_MAX;
 	evbuffer_unfreeze(in, 0);
 	while (total < budget) {
 		want = budget - total;
-		if (want > step)
-			want = step;
+		if (want > CONN_READ_STEP)
+			want = CONN_READ_STEP;
 		nvec = evbuffer_reserve_space(in, (ev_ssize_t)want, vec, 2);
 		if (nvec <= 0)
 			break;
