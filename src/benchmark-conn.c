@@ -83,6 +83,7 @@ static void	conn_read_cb(evutil_socket_t, short, void *);
 static void	conn_write_cb(evutil_socket_t, short, void *);
 static void	conn_timer_cb(evutil_socket_t, short, void *);
 static void	thread_tick_cb(evutil_socket_t, short, void *);
+static void	thread_start_pending(struct bench_thread *, uint64_t);
 
 /* Arm ev to fire after us microseconds. */
 static void
@@ -161,6 +162,32 @@ thread_start_pending(struct bench_thread *thr, uint64_t now)
 	    thr->connecting < BENCH_MAX_CONNECTING)
 		conn_begin(&thr->conns[thr->next_start++], now);
 	thr->starting = 0;
+	/* Every slot has connected or failed: tell the control thread. */
+	if (!thr->go && thr->next_start == thr->nconns && thr->connecting == 0)
+		LIVE_SET(thr->live.ready, 1);
+}
+
+/*
+ * Every connection of the run is open (bench_go): send the first messages
+ * on each of this thread's.
+ */
+static void
+thread_begin_sending(struct bench_thread *thr, uint64_t now)
+{
+	struct bench_conn	*c;
+	uint64_t		 i;
+
+	thr->go = 1;
+	for (i = 0; i < thr->nconns; i++) {
+		c = &thr->conns[i];
+		if (c->state != CONN_OPEN)
+			continue;
+		conn_issue(c, now);
+		if (c->target == 0 && thr->budget == 0)
+			conn_close(c, WHY_DONE, NULL);
+		else
+			conn_flush(c, now);
+	}
 }
 
 /* Note bad bytes echoed at stream offset off of c. */
@@ -236,6 +263,11 @@ conn_opened(struct bench_conn *c)
 	LIVE_ADD(thr->live.open, 1);
 	event_add(c->rev, NULL);
 	c->last_ns = now;
+	if (!thr->go) {
+		/* Sending waits until every connection is open. */
+		thread_start_pending(thr, now);
+		return;
+	}
 	conn_issue(c, now);
 	if (c->target == 0 && thr->budget == 0) {
 		conn_close(c, WHY_DONE, NULL);
@@ -596,6 +628,8 @@ thread_tick_cb(evutil_socket_t fd, short what, void *arg)
 		event_base_loopbreak(thr->base);
 		return;
 	}
+	if (!thr->go && __atomic_load_n(&bench_go, __ATOMIC_ACQUIRE))
+		thread_begin_sending(thr, bench_now());
 	if (++thr->ticks % BENCH_SWEEP_TICKS != 0)
 		return;
 	now = bench_now();
@@ -637,6 +671,11 @@ bench_thread_setup(struct bench_thread *thr, uint64_t nconns)
 		return (-1);
 	thr->nconns = nconns;
 	thr->active = nconns;
+	/* Connect and hold modes send as each connection opens. */
+	thr->go = bench_config.mode == BENCH_CONNECT ||
+	    bench_config.mode == BENCH_HOLD;
+	if (nconns == 0)
+		LIVE_SET(thr->live.ready, 1);
 	thr->unsettled = nconns;
 	if ((thr->conns = calloc(nconns, sizeof *thr->conns)) == NULL &&
 	    nconns != 0)

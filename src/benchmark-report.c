@@ -77,9 +77,12 @@ report_human(const struct bench_stats *st, double seconds)
 	const struct hist		*h = &st->hist;
 	double				 mps = report_rate(st->messages, seconds);
 
-	printf("%s to %s: %llu connections, %llu-byte messages",
-	    bench_mode_name(cf->mode), cf->target_name,
-	    (unsigned long long)cf->conns, (unsigned long long)cf->size);
+	printf("%s to %s: %llu connections", bench_mode_name(cf->mode),
+	    cf->target_name, (unsigned long long)cf->conns);
+	if (st->open_at_start < cf->conns)
+		printf(" (%llu open when sending began)",
+		    (unsigned long long)st->open_at_start);
+	printf(", %llu-byte messages", (unsigned long long)cf->size);
 	if (cf->mode == BENCH_PINGPONG)
 		printf(", depth %llu", (unsigned long long)cf->depth);
 	if (cf->mode == BENCH_STREAM)
@@ -141,12 +144,13 @@ report_json(const struct bench_stats *st, double seconds)
 	/* target_name is an address we printed: no quotes or backslashes. */
 	printf("{\"mode\":\"%s\",\"target\":\"%s\",\"connections\":%llu,"
 	    "\"size\":%llu,\"depth\":%llu,\"threads\":%d,\"rate\":%llu,"
-	    "\"window\":%llu,",
+	    "\"window\":%llu,\"connections_open\":%llu,",
 	    bench_mode_name(cf->mode), cf->target_name,
 	    (unsigned long long)cf->conns, (unsigned long long)cf->size,
 	    (unsigned long long)cf->depth, cf->threads,
 	    (unsigned long long)cf->rate,
-	    (unsigned long long)(cf->mode == BENCH_STREAM ? cf->window : 0));
+	    (unsigned long long)(cf->mode == BENCH_STREAM ? cf->window : 0),
+	    (unsigned long long)st->open_at_start);
 	printf("\"messages\":%llu,\"bytes\":%llu,\"seconds\":%.6f,"
 	    "\"msgs_per_sec\":%.3f,\"mb_per_sec\":%.6f,\"conns_per_sec\":%.3f,"
 	    "\"held\":%llu,",

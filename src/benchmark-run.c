@@ -27,16 +27,21 @@
 
 struct bench_clock	 bench_clock;
 int			 bench_stop;
+int			 bench_go;
 
 struct run_state {
 	struct event_base	*base;
 	struct bench_thread	*threads;
+	uint64_t		 begin_ns;	/* the run began: connects start */
+	uint64_t		 open_at_start;	/* pingpong, stream: at bench_go */
 	uint64_t		 stop_ns;
 	uint64_t		 hold_ns;	/* hold: when all were checked */
 	uint64_t		 next_progress_ns;
 	uint64_t		 last_messages;
 	uint64_t		 last_ns;
 };
+
+static void	run_begin_sending(struct run_state *, uint64_t);
 
 /* A worker thread's body. */
 static void *
@@ -70,6 +75,7 @@ run_progress(struct run_state *rs, uint64_t now)
 	struct bench_thread	*thr;
 	uint64_t		 messages = 0, errors = 0, open = 0, held = 0;
 	const char		*phase = NULL;
+	char			 connecting[64];
 	double			 rate;
 	int			 i;
 
@@ -84,11 +90,15 @@ run_progress(struct run_state *rs, uint64_t now)
 	    (double)(now - rs->last_ns);
 	rs->last_messages = messages;
 	rs->last_ns = now;
-	if (now < bench_clock.measure_ns)
+	if (!LIVE_GET(bench_go) ||
+	    (bench_config.mode == BENCH_HOLD && rs->hold_ns == 0)) {
+		snprintf(connecting, sizeof connecting, "connecting %llu/%llu",
+		    (unsigned long long)open,
+		    (unsigned long long)bench_config.conns);
+		phase = connecting;
+	} else if (now < bench_clock.measure_ns)
 		phase = "warm-up";
-	else if (bench_config.mode == BENCH_HOLD && rs->hold_ns == 0)
-		phase = "connecting";
-	report_progress((double)(now - bench_clock.start_ns) / 1e9, rate,
+	report_progress((double)(now - rs->begin_ns) / 1e9, rate,
 	    open, held, errors, phase);
 }
 
@@ -98,7 +108,7 @@ run_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct run_state	*rs = arg;
 	uint64_t		 now = bench_now();
-	int			 i, finished = 0, settled = 0;
+	int			 i, finished = 0, settled = 0, ready = 0;
 
 	for (i = 0; i < bench_config.threads; i++) {
 		finished += LIVE_GET(rs->threads[i].live.finished);
@@ -110,6 +120,13 @@ run_tick_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (finished == bench_config.threads) {
 		run_stop(rs, now);
+		return;
+	}
+	if (!LIVE_GET(bench_go)) {
+		for (i = 0; i < bench_config.threads; i++)
+			ready += LIVE_GET(rs->threads[i].live.ready);
+		if (ready == bench_config.threads)
+			run_begin_sending(rs, now);
 		return;
 	}
 	if (bench_config.mode == BENCH_HOLD) {
@@ -192,12 +209,10 @@ run_cpu_seconds(void)
 	    (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
 }
 
-/* Fix the run's clock: warm-up, then the measured window. */
+/* Fix the run's clock at now: warm-up, then the measured window. */
 static void
-run_set_clock(void)
+run_set_clock(uint64_t now)
 {
-	uint64_t	now = bench_now();
-
 	bench_clock.start_ns = now;
 	if (bench_config.count != 0 || bench_config.mode == BENCH_HOLD) {
 		bench_clock.measure_ns = now;
@@ -207,6 +222,26 @@ run_set_clock(void)
 		bench_clock.end_ns = bench_clock.measure_ns +
 		    bench_config.duration_us * 1000;
 	}
+}
+
+/*
+ * Every connection has opened or failed: start the clock, so that warm-up
+ * and measurement see the whole load (10,000 connections take about 2 s to
+ * open here), and let the workers send.
+ */
+static void
+run_begin_sending(struct run_state *rs, uint64_t now)
+{
+	int	i;
+
+	for (i = 0; i < bench_config.threads; i++)
+		rs->open_at_start += LIVE_GET(rs->threads[i].live.open);
+	if (rs->open_at_start < bench_config.conns)
+		log_warnx("only %llu of %llu connections opened",
+		    (unsigned long long)rs->open_at_start,
+		    (unsigned long long)bench_config.conns);
+	run_set_clock(now);
+	__atomic_store_n(&bench_go, 1, __ATOMIC_RELEASE);
 }
 
 /*
@@ -237,9 +272,18 @@ bench_run(struct bench_stats *stats, double *seconds)
 		fatalx("cannot set up the control loop");
 
 	stats->cpu_seconds = run_cpu_seconds();
-	run_set_clock();
-	rs.last_ns = bench_clock.start_ns;
-	rs.next_progress_ns = bench_clock.start_ns + 1000000000ULL;
+	rs.begin_ns = rs.last_ns = bench_now();
+	rs.next_progress_ns = rs.begin_ns + 1000000000ULL;
+	if (bench_config.mode == BENCH_CONNECT ||
+	    bench_config.mode == BENCH_HOLD) {
+		run_set_clock(rs.begin_ns);
+		bench_go = 1;
+		rs.open_at_start = bench_config.conns;
+	} else {
+		/* Nothing is counted before run_begin_sending(). */
+		bench_clock.start_ns = rs.begin_ns;
+		bench_clock.measure_ns = bench_clock.end_ns = UINT64_MAX;
+	}
 	/* Signals belong to this thread: the workers block them. */
 	sigemptyset(&block);
 	sigaddset(&block, SIGINT);
@@ -260,8 +304,8 @@ bench_run(struct bench_stats *stats, double *seconds)
 	for (i = 0; i < started; i++)
 		pthread_join(rs.threads[i].tid, NULL);
 	stats->cpu_seconds = run_cpu_seconds() - stats->cpu_seconds;
-	stats->wall_seconds = (double)(bench_now() - bench_clock.start_ns) /
-	    1e9;
+	stats->wall_seconds = (double)(bench_now() - rs.begin_ns) / 1e9;
+	stats->open_at_start = rs.open_at_start;
 	if (!bench_config.quiet)
 		report_progress_end();
 	if (started != bench_config.threads)

@@ -58,6 +58,7 @@ struct bench_stats {
 	uint64_t		 first_bad_offset;
 	uint64_t		 first_bad_ns;	/* when; 0 if none yet */
 	uint64_t		 held;
+	uint64_t		 open_at_start;	/* pingpong, stream: when sending began */
 	struct hist		 hist;
 	double			 cpu_seconds;	/* the whole process's, */
 	double			 wall_seconds;	/* over the whole run */
@@ -72,6 +73,7 @@ struct bench_live {
 	uint64_t		 errors;
 	uint64_t		 open;		/* connections open now */
 	uint64_t		 held;
+	int			 ready;		/* every slot connected or failed */
 	int			 settled;	/* hold: every connection checked */
 	int			 finished;	/* the worker's loop has ended */
 };
@@ -95,12 +97,17 @@ struct bench_thread {
 	uint64_t		 last_ns;	/* last counted completion */
 	int			 errors_logged;
 	int			 starting;	/* in thread_start_pending */
+	int			 go;		/* bench_go seen: sending may begin */
 	unsigned char		*buf;		/* read scratch */
 	struct bench_stats	 stats;
 	struct bench_live	 live;
 };
 
-/* The run's clock, set by the control thread before workers start. */
+/*
+ * The run's clock, set by the control thread: before the workers start in
+ * connect and hold modes; in pingpong and stream modes once every
+ * connection is open, before it sets bench_go (release; workers acquire).
+ */
 struct bench_clock {
 	uint64_t		 start_ns;
 	uint64_t		 measure_ns;	/* warm-up over */
@@ -121,6 +128,7 @@ struct bench_clock {
 extern struct bench_config	 bench_config;
 extern struct bench_clock	 bench_clock;
 extern int			 bench_stop;
+extern int			 bench_go;	/* every connection is open */
 
 /* benchmark.c */
 uint64_t	 bench_now(void);

@@ -6,9 +6,14 @@
  * tests check counts and exit statuses, never speed.
  */
 #include <sys/types.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
 
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -69,21 +74,14 @@ stop_server(void)
 }
 
 /*
- * Run evecho-benchmark with args (NULL-terminated; the target is added
- * last unless notarget) and collect its standard output in out.  Returns
- * its exit status.
+ * Start evecho-benchmark with args (NULL-terminated; the target is added
+ * last unless notarget) as p.
  */
-static int
-run_bench(char *out, size_t size, int notarget, const char *const args[])
+static void
+spawn_bench(struct harness_proc *p, int notarget, const char *const args[])
 {
-	const char		*argv[HARNESS_MAX_ARGS + 3];
-	struct harness_proc	 p;
-	struct pollfd		 pfd;
-	int64_t			 deadline = harness_now_ms() + T_MS;
-	size_t			 have = 0;
-	ssize_t			 n;
-	int			 i = 0, rc;
-	char			 err[4096];
+	const char	*argv[HARNESS_MAX_ARGS + 3];
+	int		 i = 0;
 
 	argv[i++] = harness_program("evecho-benchmark");
 	for (; *args != NULL && i < HARNESS_MAX_ARGS; args++)
@@ -91,15 +89,32 @@ run_bench(char *out, size_t size, int notarget, const char *const args[])
 	if (!notarget)
 		argv[i++] = target;
 	argv[i] = NULL;
-	ck_assert_int_eq(harness_spawn(&p, argv), 0);
-	pfd.fd = p.out_fd;
+	ck_assert_int_eq(harness_spawn(p, argv), 0);
+}
+
+/*
+ * Collect the standard output of the benchmark p in out, wait for it
+ * until started_ms + T_MS and return its exit status.
+ */
+static int
+collect_bench(struct harness_proc *p, int64_t started_ms, char *out,
+    size_t size)
+{
+	struct pollfd	 pfd;
+	int64_t		 deadline = started_ms + T_MS;
+	size_t		 have = 0;
+	ssize_t		 n;
+	int		 rc;
+	char		 err[4096];
+
+	pfd.fd = p->out_fd;
 	pfd.events = POLLIN;
 	for (;;) {
 		int left = (int)(deadline - harness_now_ms());
 
 		if (left <= 0 || poll(&pfd, 1, left) != 1)
 			break;
-		n = read(p.out_fd, out + have, size - 1 - have);
+		n = read(p->out_fd, out + have, size - 1 - have);
 		if (n <= 0)
 			break;
 		have += (size_t)n;
@@ -107,17 +122,28 @@ run_bench(char *out, size_t size, int notarget, const char *const args[])
 			break;
 	}
 	out[have] = '\0';
-	rc = harness_wait(&p, (int)(deadline - harness_now_ms() > 0 ?
+	rc = harness_wait(p, (int)(deadline - harness_now_ms() > 0 ?
 	    deadline - harness_now_ms() : 1));
-	snprintf(err, sizeof err, "%s", harness_stderr(&p, 100));
+	snprintf(err, sizeof err, "%s", harness_stderr(p, 100));
 	if (rc == -2)
-		rc = harness_stop(&p, SIGKILL, 1000);
+		rc = harness_stop(p, SIGKILL, 1000);
 	else
-		harness_stop(&p, SIGKILL, 1000);	/* closes the pipes */
+		harness_stop(p, SIGKILL, 1000);	/* closes the pipes */
 	/* Shown when a test fails: what the benchmark said. */
 	fprintf(stderr, "benchmark exit %d\nstdout: %sstderr: %s\n", rc, out,
 	    err);
 	return (rc);
+}
+
+/* Run evecho-benchmark to its end (see spawn_bench); its exit status. */
+static int
+run_bench(char *out, size_t size, int notarget, const char *const args[])
+{
+	struct harness_proc	p;
+	int64_t			started = harness_now_ms();
+
+	spawn_bench(&p, notarget, args);
+	return (collect_bench(&p, started, out, size));
 }
 
 /* The number after "key": in a JSON line; fails the test if absent. */
@@ -276,6 +302,102 @@ START_TEST(test_rate)
 	 * tens of thousands.
 	 */
 	ck_assert(json_num(out, "messages") <= 1200 + 2);
+}
+END_TEST
+
+/*
+ * Sending waits for every connection.  The test is the server: it listens
+ * with a backlog of 1, so the kernel completes two handshakes and drops
+ * the other two SYNs, which the client's kernel resends after a second.
+ * Until then the two open connections must stay silent; then all four are
+ * echoed, and the run is clean.
+ */
+START_TEST(test_connect_phase)
+{
+	static char		 out[4096];
+	static unsigned char	 buf[65536];
+	const char		*args[] = { "-q", "--json", "-c", "4", "-n", "40",
+				    NULL };
+	struct harness_proc	 p;
+	struct sockaddr_in	 sin;
+	socklen_t		 len = sizeof sin;
+	struct pollfd		 pfd[4];
+	int64_t			 started, deadline;
+	int			 lfd, fd, fds[4], nfd = 0, open = 0, i, rc;
+	ssize_t			 n;
+
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(lfd, 0);
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sin, sizeof sin), 0);
+	ck_assert_int_eq(listen(lfd, 1), 0);
+	ck_assert_int_eq(getsockname(lfd, (struct sockaddr *)&sin, &len), 0);
+	snprintf(target, sizeof target, "127.0.0.1:%d", ntohs(sin.sin_port));
+
+	started = harness_now_ms();
+	spawn_bench(&p, 0, args);
+	usleep(300000);
+	/*
+	 * What the kernel queued: the benchmark's probe connection (it
+	 * closes at once) and the one handshake after it.  The rest wait.
+	 */
+	ck_assert_int_eq(fcntl(lfd, F_SETFL, O_NONBLOCK), 0);
+	while (nfd < 4 && (fd = accept(lfd, NULL, NULL)) != -1) {
+		pfd[0].fd = fd;
+		pfd[0].events = POLLIN;
+		if (poll(pfd, 1, 500) == 1) {
+			n = read(fd, buf, sizeof buf);
+			ck_assert_msg(n == 0, "the benchmark sent before every "
+			    "connection was open");
+			close(fd);		/* the probe */
+			continue;
+		}
+		fds[nfd++] = fd;
+	}
+	ck_assert_msg(nfd > 0 && nfd < 4, "%d connections were queued at "
+	    "once: the kernel did not hold the others back", nfd);
+	ck_assert_int_eq(fcntl(lfd, F_SETFL, 0), 0);
+	for (; nfd < 4; nfd++) {
+		pfd[0].fd = lfd;
+		pfd[0].events = POLLIN;
+		ck_assert_int_eq(poll(pfd, 1, T_MS), 1);
+		ck_assert_int_ge(fds[nfd] = accept(lfd, NULL, NULL), 0);
+	}
+	/* Echo all four until each closes. */
+	open = 4;
+	deadline = started + T_MS;
+	while (open > 0 && harness_now_ms() < deadline) {
+		for (i = 0; i < 4; i++) {
+			pfd[i].fd = fds[i];
+			pfd[i].events = POLLIN;
+		}
+		if (poll(pfd, 4, 1000) <= 0)
+			continue;
+		for (i = 0; i < 4; i++) {
+			if (fds[i] == -1 || !(pfd[i].revents & (POLLIN | POLLHUP)))
+				continue;
+			n = read(fds[i], buf, sizeof buf);
+			if (n <= 0) {
+				close(fds[i]);
+				fds[i] = -1;
+				open--;
+				continue;
+			}
+			ck_assert_int_eq(harness_send_all(fds[i], buf, (size_t)n,
+			    T_MS), 0);
+		}
+	}
+	for (i = 0; i < 4; i++) {
+		if (fds[i] != -1)
+			close(fds[i]);
+	}
+	close(lfd);
+	rc = collect_bench(&p, started, out, sizeof out);
+	assert_clean(rc, out);
+	ck_assert(json_num(out, "connections_open") == 4);
+	ck_assert(json_num(out, "messages") == 40);
 }
 END_TEST
 
@@ -462,6 +584,7 @@ benchmark_suite(void)
 	tcase_add_test(tc, test_hold);
 	tcase_add_test(tc, test_rate);
 	tcase_add_test(tc, test_source);
+	tcase_add_test(tc, test_connect_phase);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("failures");
