@@ -1,5 +1,7 @@
 /*
- * benchmark-conn.c: one worker thread's connections, in every mode.
+ * benchmark-conn.c: the life of one benchmark connection, in every mode:
+ * connect, send, read and check, close.  The mode's rules (what to send,
+ * what a message is) come from bench_config.mode (benchmark-mode.c).
  *
  * Raw events rather than bufferevents: the bytes sent come straight from
  * the pattern table (pattern.c) and the bytes received are read into one
@@ -22,71 +24,19 @@
 
 #include <event2/event.h>
 
-#include "benchmark.h"
+#include "benchmark-conn.h"
 #include "log.h"
 #include "pattern.h"
 #include "sock.h"
 
-/* Connects one thread keeps in progress at once, so SYNs do not pile up. */
-#define BENCH_MAX_CONNECTING	256
-/* Errors a thread logs before it only counts them. */
-#define BENCH_ERRORS_LOGGED	3
-/* Connect mode: the pause before a slot retries after an error. */
-#define BENCH_RETRY_US		10000
-
-enum conn_state {
-	CONN_IDLE,		/* not started, or closed */
-	CONN_CONNECTING,
-	CONN_OPEN,
-	CONN_HELD,		/* hold mode: checked, now idle */
-};
-
-enum conn_why {
-	WHY_DONE,		/* nothing left to send */
-	WHY_STOP,		/* the run is over */
-	WHY_CONNECT,		/* connect failed */
-	WHY_RESET,		/* EOF or ECONNRESET mid-run */
-	WHY_TIMEOUT,		/* connect or silence timeout */
-	WHY_ERROR,		/* any other failure */
-	WHY_EXTRA,		/* more bytes came back than were sent */
-};
-
-struct bench_conn {
-	struct bench_thread	*thr;
-	uint64_t		 index;		/* among all connections */
-	uint64_t		 id;		/* pattern id: index + gen * -c */
-	uint64_t		 gen;		/* connect mode: cycles begun */
-	int			 fd;
-	enum conn_state		 state;
-	int			 wev_pending;
-	int			 marked;	/* stream: a sample in flight */
-	struct event		*rev;
-	struct event		*wev;
-	struct event		*timer_ev;	/* --rate schedule; retries */
-	uint64_t		 sent;
-	uint64_t		 target;
-	uint64_t		 recvd;
-	uint64_t		 issued;	/* messages */
-	uint64_t		 done;
-	uint64_t		 started_ns;	/* connect began */
-	uint64_t		 last_ns;	/* last sign of life */
-	uint64_t		 mark_off;	/* stream: sampled byte */
-	uint64_t		 mark_ns;
-	uint64_t		*ring;		/* start times of -d in flight */
-};
-
 static void	conn_start(struct bench_conn *, uint64_t);
-static void	conn_close(struct bench_conn *, enum conn_why, const char *);
 static void	conn_flush(struct bench_conn *, uint64_t);
-static void	conn_issue(struct bench_conn *, uint64_t);
 static void	conn_read_cb(evutil_socket_t, short, void *);
 static void	conn_write_cb(evutil_socket_t, short, void *);
 static void	conn_timer_cb(evutil_socket_t, short, void *);
-static void	thread_tick_cb(evutil_socket_t, short, void *);
-static void	thread_start_pending(struct bench_thread *, uint64_t);
 
 /* Arm ev to fire after us microseconds. */
-static void
+void
 conn_arm(struct event *ev, uint64_t us)
 {
 	struct timeval	tv;
@@ -96,39 +46,11 @@ conn_arm(struct event *ev, uint64_t us)
 	event_add(ev, &tv);
 }
 
-/* Count n messages completed at now, if now is inside the measured window. */
-static void
-thread_count(struct bench_thread *thr, uint64_t n, uint64_t now)
-{
-	LIVE_ADD(thr->live.messages, n);
-	if (now < bench_clock.measure_ns || now >= bench_clock.end_ns)
-		return;
-	thr->stats.messages += n;
-	thr->last_ns = now;
-}
-
-/* Record one latency sample taken at now, inside the measured window. */
-static void
-thread_sample(struct bench_thread *thr, uint64_t ns, uint64_t now)
-{
-	if (now < bench_clock.measure_ns || now >= bench_clock.end_ns)
-		return;
-	hist_record(&thr->stats.hist, ns);
-}
-
-/* A slot is finished for good; the last one ends the thread's loop. */
-static void
-thread_slot_done(struct bench_thread *thr)
-{
-	if (--thr->active == 0)
-		event_base_loopbreak(thr->base);
-}
-
 /*
- * Start slot c's next connection, unless the run is over or, in connect
- * mode with -n, the budget is spent (each connection is one message there).
+ * Start slot c's next connection, unless the run is over or, where each
+ * connection is one message (connect mode) with -n, the budget is spent.
  */
-static void
+void
 conn_begin(struct bench_conn *c, uint64_t now)
 {
 	struct bench_thread	*thr = c->thr;
@@ -137,7 +59,7 @@ conn_begin(struct bench_conn *c, uint64_t now)
 		thread_slot_done(thr);
 		return;
 	}
-	if (bench_config.mode == BENCH_CONNECT) {
+	if (bench_config.mode->flags & MODE_RECYCLES) {
 		if (thr->budget == 0) {
 			thread_slot_done(thr);
 			return;
@@ -145,49 +67,6 @@ conn_begin(struct bench_conn *c, uint64_t now)
 		thr->budget--;
 	}
 	conn_start(c, now);
-}
-
-/*
- * Start never-started slots while few enough connects are in progress.  A
- * connect that fails at once comes back here through conn_close: the flag
- * keeps that from recursing once per slot.
- */
-static void
-thread_start_pending(struct bench_thread *thr, uint64_t now)
-{
-	if (thr->starting)
-		return;
-	thr->starting = 1;
-	while (thr->next_start < thr->nconns &&
-	    thr->connecting < BENCH_MAX_CONNECTING)
-		conn_begin(&thr->conns[thr->next_start++], now);
-	thr->starting = 0;
-	/* Every slot has connected or failed: tell the control thread. */
-	if (!thr->go && thr->next_start == thr->nconns && thr->connecting == 0)
-		LIVE_SET(thr->live.ready, 1);
-}
-
-/*
- * Every connection of the run is open (bench_go): send the first messages
- * on each of this thread's.
- */
-static void
-thread_begin_sending(struct bench_thread *thr, uint64_t now)
-{
-	struct bench_conn	*c;
-	uint64_t		 i;
-
-	thr->go = 1;
-	for (i = 0; i < thr->nconns; i++) {
-		c = &thr->conns[i];
-		if (c->state != CONN_OPEN)
-			continue;
-		conn_issue(c, now);
-		if (c->target == 0 && thr->budget == 0)
-			conn_close(c, WHY_DONE, NULL);
-		else
-			conn_flush(c, now);
-	}
 }
 
 /* Note bad bytes echoed at stream offset off of c. */
@@ -263,82 +142,22 @@ conn_opened(struct bench_conn *c)
 	LIVE_ADD(thr->live.open, 1);
 	event_add(c->rev, NULL);
 	c->last_ns = now;
-	if (!thr->go) {
-		/* Sending waits until every connection is open. */
-		thread_start_pending(thr, now);
-		return;
-	}
-	conn_issue(c, now);
-	if (c->target == 0 && thr->budget == 0) {
+	/* Unless sending waits until every connection is open. */
+	if (thr->go)
+		conn_send_first(c, now);
+	thread_start_pending(thr, now);
+}
+
+/* Issue and send c's first messages; close it if there are none. */
+void
+conn_send_first(struct bench_conn *c, uint64_t now)
+{
+	bench_config.mode->issue(c, now);
+	if (c->target == 0 && c->thr->budget == 0) {
 		conn_close(c, WHY_DONE, NULL);
 		return;
 	}
 	conn_flush(c, now);
-	thread_start_pending(thr, now);
-}
-
-/* The time --rate meant message k of c to go out. */
-static uint64_t
-conn_scheduled(const struct bench_conn *c, uint64_t k)
-{
-	double	slot = (double)(c->index + k * bench_config.conns);
-
-	return (bench_clock.start_ns +
-	    (uint64_t)(slot * 1e9 / (double)bench_config.rate));
-}
-
-/* Add as many messages to c's target as the mode and budget allow. */
-static void
-conn_issue(struct bench_conn *c, uint64_t now)
-{
-	struct bench_thread	*thr = c->thr;
-	uint64_t		 size = bench_config.size, k, room, t;
-
-	if (LIVE_GET(bench_stop))
-		return;
-	switch (bench_config.mode) {
-	case BENCH_PINGPONG:
-		while (c->issued - c->done < bench_config.depth &&
-		    thr->budget > 0) {
-			t = now;
-			if (bench_config.rate != 0) {
-				t = conn_scheduled(c, c->issued);
-				if (t > now) {
-					if (!event_pending(c->timer_ev,
-					    EV_TIMEOUT, NULL))
-						conn_arm(c->timer_ev,
-						    (t - now + 999) / 1000);
-					break;
-				}
-			}
-			if (c->recvd == c->target)
-				c->last_ns = now;
-			c->ring[c->issued % bench_config.depth] = t;
-			c->issued++;
-			c->target += size;
-			thr->budget--;
-		}
-		break;
-	case BENCH_STREAM:
-		room = bench_config.window - (c->target - c->recvd);
-		k = room / size;
-		if (k > thr->budget)
-			k = thr->budget;
-		if (k > 0 && c->recvd == c->target)
-			c->last_ns = now;
-		c->issued += k;
-		c->target += k * size;
-		thr->budget -= k;
-		break;
-	case BENCH_CONNECT:
-	case BENCH_HOLD:
-		/* One message per connection; connect mode paid at start. */
-		if (c->issued == 0) {
-			c->issued = 1;
-			c->target = size;
-		}
-		break;
-	}
 }
 
 /* Send what c has issued and not yet sent, straight from the pattern. */
@@ -372,12 +191,8 @@ conn_flush(struct bench_conn *c, uint64_t now)
 		    WHY_RESET : WHY_ERROR, strerror(errno));
 		return;
 	}
-	if (bench_config.mode == BENCH_STREAM && !c->marked &&
-	    c->sent > c->recvd) {
-		c->marked = 1;
-		c->mark_off = c->sent - 1;
-		c->mark_ns = now;
-	}
+	if (bench_config.mode->sent != NULL)
+		bench_config.mode->sent(c, now);
 	if (blocked && !c->wev_pending) {
 		event_add(c->wev, NULL);
 		c->wev_pending = 1;
@@ -388,52 +203,10 @@ conn_flush(struct bench_conn *c, uint64_t now)
 static void
 conn_complete(struct bench_conn *c, uint64_t now)
 {
-	struct bench_thread	*thr = c->thr;
-	uint64_t		 size = bench_config.size, k;
-
-	switch (bench_config.mode) {
-	case BENCH_PINGPONG:
-		k = 0;
-		while (c->done < c->issued && c->recvd >= (c->done + 1) * size) {
-			thread_sample(thr, now -
-			    c->ring[c->done % bench_config.depth], now);
-			c->done++;
-			k++;
-		}
-		if (k > 0)
-			thread_count(thr, k, now);
-		break;
-	case BENCH_STREAM:
-		k = c->recvd / size - c->done;
-		if (k > 0) {
-			c->done += k;
-			thread_count(thr, k, now);
-		}
-		if (c->marked && c->recvd > c->mark_off) {
-			thread_sample(thr, now - c->mark_ns, now);
-			c->marked = 0;
-		}
-		break;
-	case BENCH_CONNECT:
-	case BENCH_HOLD:
-		if (c->recvd < size || c->done == 1)
-			return;
-		c->done = 1;
-		thread_sample(thr, now - c->started_ns, now);
-		thread_count(thr, 1, now);
-		if (bench_config.mode == BENCH_CONNECT) {
-			conn_close(c, WHY_DONE, NULL);
-			return;
-		}
-		c->state = CONN_HELD;
-		thr->stats.held++;
-		LIVE_ADD(thr->live.held, 1);
-		if (--thr->unsettled == 0)
-			LIVE_SET(thr->live.settled, 1);
+	if (bench_config.mode->complete(c, now))
 		return;
-	}
-	conn_issue(c, now);
-	if (c->recvd == c->target && thr->budget == 0) {
+	bench_config.mode->issue(c, now);
+	if (c->recvd == c->target && c->thr->budget == 0) {
 		/* Nothing in flight and nothing more to send: -n is met. */
 		conn_close(c, WHY_DONE, NULL);
 		return;
@@ -516,7 +289,7 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 		conn_begin(c, now);
 		return;
 	}
-	conn_issue(c, now);
+	bench_config.mode->issue(c, now);
 	conn_flush(c, now);
 }
 
@@ -571,7 +344,7 @@ conn_abort(int fd)
 }
 
 /* End c's connection for why; in connect mode, start the slot's next. */
-static void
+void
 conn_close(struct bench_conn *c, enum conn_why why, const char *cause)
 {
 	struct bench_thread	*thr = c->thr;
@@ -581,7 +354,7 @@ conn_close(struct bench_conn *c, enum conn_why why, const char *cause)
 	if (c->fd != -1) {
 		event_del(c->rev);
 		event_del(c->wev);
-		if (bench_config.mode == BENCH_CONNECT)
+		if (bench_config.mode->flags & MODE_RECYCLES)
 			conn_abort(c->fd);
 		close(c->fd);
 		c->fd = -1;
@@ -594,20 +367,15 @@ conn_close(struct bench_conn *c, enum conn_why why, const char *cause)
 		thr->connecting--;
 	else
 		LIVE_ADD(thr->live.open, -1);
-	if (was == CONN_HELD && why != WHY_STOP) {
-		thr->stats.held--;
-		LIVE_ADD(thr->live.held, -1);
-	} else if (bench_config.mode == BENCH_HOLD && why != WHY_STOP) {
-		if (--thr->unsettled == 0)
-			LIVE_SET(thr->live.settled, 1);
-	}
+	if (bench_config.mode->closed != NULL)
+		bench_config.mode->closed(c, was, why);
 	/* The end of the run closes what is open: no error, nothing next. */
 	if (why == WHY_STOP)
 		return;
 	conn_count_error(c, why, cause);
 
 	now = bench_now();
-	if (bench_config.mode != BENCH_CONNECT)
+	if (!(bench_config.mode->flags & MODE_RECYCLES))
 		thread_slot_done(thr);
 	else if (why == WHY_DONE)
 		conn_begin(c, now);
@@ -616,134 +384,37 @@ conn_close(struct bench_conn *c, enum conn_why why, const char *cause)
 	thread_start_pending(thr, now);
 }
 
-/* Every tick: stop when told; now and then, time out silent connections. */
-static void
-thread_tick_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct bench_thread	*thr = arg;
-	struct bench_conn	*c;
-	uint64_t		 now, limit, i;
-
-	if (LIVE_GET(bench_stop)) {
-		event_base_loopbreak(thr->base);
-		return;
-	}
-	if (!thr->go && __atomic_load_n(&bench_go, __ATOMIC_ACQUIRE))
-		thread_begin_sending(thr, bench_now());
-	if (++thr->ticks % BENCH_SWEEP_TICKS != 0)
-		return;
-	now = bench_now();
-	limit = bench_config.timeout_us * 1000;
-	for (i = 0; i < thr->nconns; i++) {
-		c = &thr->conns[i];
-		if (c->state == CONN_CONNECTING && now - c->started_ns > limit)
-			conn_close(c, WHY_TIMEOUT, "no connection");
-		else if ((c->state == CONN_OPEN || c->state == CONN_HELD) &&
-		    c->recvd < c->target && now - c->last_ns > limit)
-			conn_close(c, WHY_TIMEOUT, "no echo");
-	}
-}
-
-/*
- * Prepare thr for nconns connections, numbered thr->index, thr->index + T,
- * thr->index + 2T and so on: its base, events and scratch buffer.  0, or
- * -1 on failure.
- */
+/* Set up slot c of thr, connection number index: its events.  0 or -1. */
 int
-bench_thread_setup(struct bench_thread *thr, uint64_t nconns)
+conn_setup(struct bench_conn *c, struct bench_thread *thr, uint64_t index)
 {
-	struct event_config	*cfg;
-	struct bench_conn	*c;
-	struct timeval		 tv = { 0, BENCH_TICK_MS * 1000 };
-	uint64_t		 i;
-
-	if ((cfg = event_config_new()) == NULL)
+	c->thr = thr;
+	c->fd = -1;
+	c->index = index;
+	c->rev = event_new(thr->base, -1, 0, conn_read_cb, c);
+	c->wev = event_new(thr->base, -1, 0, conn_write_cb, c);
+	if (c->rev == NULL || c->wev == NULL)
 		return (-1);
-	event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK);
-	/* Scheduled sends want microseconds, not epoll's milliseconds. */
-	if (bench_config.rate != 0)
-		event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
-	thr->base = event_base_new_with_config(cfg);
-	event_config_free(cfg);
-	if (thr->base == NULL)
-		return (-1);
-	if ((thr->buf = malloc(BENCH_READ_BUF)) == NULL)
-		return (-1);
-	thr->nconns = nconns;
-	thr->active = nconns;
-	/* Connect and hold modes send as each connection opens. */
-	thr->go = bench_config.mode == BENCH_CONNECT ||
-	    bench_config.mode == BENCH_HOLD;
-	if (nconns == 0)
-		LIVE_SET(thr->live.ready, 1);
-	thr->unsettled = nconns;
-	if ((thr->conns = calloc(nconns, sizeof *thr->conns)) == NULL &&
-	    nconns != 0)
-		return (-1);
-	for (i = 0; i < nconns; i++) {
-		c = &thr->conns[i];
-		c->thr = thr;
-		c->fd = -1;
-		c->index = (uint64_t)thr->index + i * (uint64_t)bench_config.threads;
-		c->rev = event_new(thr->base, -1, 0, conn_read_cb, c);
-		c->wev = event_new(thr->base, -1, 0, conn_write_cb, c);
-		if (c->rev == NULL || c->wev == NULL)
-			return (-1);
-		if (bench_config.rate != 0 ||
-		    bench_config.mode == BENCH_CONNECT) {
-			c->timer_ev = evtimer_new(thr->base, conn_timer_cb, c);
-			if (c->timer_ev == NULL)
-				return (-1);
-		}
-		if (bench_config.mode == BENCH_PINGPONG &&
-		    (c->ring = calloc(bench_config.depth,
-		    sizeof *c->ring)) == NULL)
+	if (bench_config.rate != 0 ||
+	    (bench_config.mode->flags & MODE_RECYCLES)) {
+		c->timer_ev = evtimer_new(thr->base, conn_timer_cb, c);
+		if (c->timer_ev == NULL)
 			return (-1);
 	}
-	thr->tick_ev = event_new(thr->base, -1, EV_PERSIST, thread_tick_cb,
-	    thr);
-	if (thr->tick_ev == NULL || event_add(thr->tick_ev, &tv) != 0)
-		return (-1);
+	if (bench_config.mode->setup != NULL)
+		return (bench_config.mode->setup(c));
 	return (0);
 }
 
-/* The worker: connect, run until told to stop or out of work, close. */
+/* Free what conn_setup made. */
 void
-bench_thread_run(struct bench_thread *thr)
+conn_free(struct bench_conn *c)
 {
-	uint64_t	i;
-
-	if (thr->nconns > 0) {
-		thread_start_pending(thr, bench_now());
-		if (thr->active > 0)
-			event_base_dispatch(thr->base);
-	}
-	for (i = 0; i < thr->nconns; i++) {
-		if (thr->conns[i].state != CONN_IDLE)
-			conn_close(&thr->conns[i], WHY_STOP, NULL);
-	}
-	LIVE_SET(thr->live.finished, 1);
-}
-
-/* Free what bench_thread_setup made. */
-void
-bench_thread_free(struct bench_thread *thr)
-{
-	uint64_t	i;
-
-	for (i = 0; i < thr->nconns && thr->conns != NULL; i++) {
-		if (thr->conns[i].rev != NULL)
-			event_free(thr->conns[i].rev);
-		if (thr->conns[i].wev != NULL)
-			event_free(thr->conns[i].wev);
-		if (thr->conns[i].timer_ev != NULL)
-			event_free(thr->conns[i].timer_ev);
-		free(thr->conns[i].ring);
-	}
-	free(thr->conns);
-	free(thr->buf);
-	if (thr->tick_ev != NULL)
-		event_free(thr->tick_ev);
-	if (thr->base != NULL)
-		event_base_free(thr->base);
+	if (c->rev != NULL)
+		event_free(c->rev);
+	if (c->wev != NULL)
+		event_free(c->wev);
+	if (c->timer_ev != NULL)
+		event_free(c->timer_ev);
+	free(c->ring);
 }

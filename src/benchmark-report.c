@@ -18,7 +18,7 @@ report_progress(double t, double rate, uint64_t open, uint64_t held,
 	int	tty = isatty(STDERR_FILENO);
 	char	heldbuf[48] = "";
 
-	if (bench_config.mode == BENCH_HOLD)
+	if ((bench_config.mode->flags & MODE_SETTLES))
 		snprintf(heldbuf, sizeof heldbuf, ", %llu held",
 		    (unsigned long long)held);
 	fprintf(stderr, "%s%6.1f s: %.0f msg/s, %llu open%s, %llu errors%s%s%s",
@@ -77,25 +77,25 @@ report_human(const struct bench_stats *st, double seconds)
 	const struct hist		*h = &st->hist;
 	double				 mps = report_rate(st->messages, seconds);
 
-	printf("%s to %s: %llu connections", bench_mode_name(cf->mode),
+	printf("%s to %s: %llu connections", cf->mode->name,
 	    cf->target_name, (unsigned long long)cf->conns);
 	if (st->open_at_start < cf->conns)
 		printf(" (%llu open when sending began)",
 		    (unsigned long long)st->open_at_start);
 	printf(", %llu-byte messages", (unsigned long long)cf->size);
-	if (cf->mode == BENCH_PINGPONG)
+	if ((cf->mode->flags & MODE_DEPTH))
 		printf(", depth %llu", (unsigned long long)cf->depth);
-	if (cf->mode == BENCH_STREAM)
+	if ((cf->mode->flags & MODE_WINDOW))
 		printf(", window %llu", (unsigned long long)cf->window);
 	if (cf->rate != 0)
 		printf(", %llu msg/s scheduled", (unsigned long long)cf->rate);
 	printf(", %d thread%s\n", cf->threads, cf->threads == 1 ? "" : "s");
 
 	printf("  time        %.3f s", seconds);
-	if (cf->count == 0 && cf->mode != BENCH_HOLD && cf->warmup_us != 0)
+	if (cf->count == 0 && !(cf->mode->flags & MODE_SETTLES) && cf->warmup_us != 0)
 		printf(" after %.3g s warm-up", (double)cf->warmup_us / 1e6);
 	printf("\n");
-	if (cf->mode == BENCH_HOLD) {
+	if ((cf->mode->flags & MODE_SETTLES)) {
 		printf("  held        %llu of %llu connections\n",
 		    (unsigned long long)st->held, (unsigned long long)cf->conns);
 	} else {
@@ -104,7 +104,7 @@ report_human(const struct bench_stats *st, double seconds)
 		printf("  throughput  %.3f MB/s echoed (MB = 1000000 bytes)\n",
 		    mps * (double)cf->size / 1e6);
 	}
-	if (cf->mode == BENCH_CONNECT)
+	if ((cf->mode->flags & MODE_RECYCLES))
 		printf("  connections %.1f/s\n", mps);
 	if (h->count > 0) {
 		printf("  latency us  min %.1f, mean %.1f, p50 %.1f, p90 %.1f, "
@@ -145,11 +145,11 @@ report_json(const struct bench_stats *st, double seconds)
 	printf("{\"mode\":\"%s\",\"target\":\"%s\",\"connections\":%llu,"
 	    "\"size\":%llu,\"depth\":%llu,\"threads\":%d,\"rate\":%llu,"
 	    "\"window\":%llu,\"connections_open\":%llu,",
-	    bench_mode_name(cf->mode), cf->target_name,
+	    cf->mode->name, cf->target_name,
 	    (unsigned long long)cf->conns, (unsigned long long)cf->size,
 	    (unsigned long long)cf->depth, cf->threads,
 	    (unsigned long long)cf->rate,
-	    (unsigned long long)(cf->mode == BENCH_STREAM ? cf->window : 0),
+	    (unsigned long long)((cf->mode->flags & MODE_WINDOW) ? cf->window : 0),
 	    (unsigned long long)st->open_at_start);
 	printf("\"messages\":%llu,\"bytes\":%llu,\"seconds\":%.6f,"
 	    "\"msgs_per_sec\":%.3f,\"mb_per_sec\":%.6f,\"conns_per_sec\":%.3f,"
@@ -157,8 +157,8 @@ report_json(const struct bench_stats *st, double seconds)
 	    (unsigned long long)st->messages,
 	    (unsigned long long)(st->messages * cf->size), seconds, mps,
 	    mps * (double)cf->size / 1e6,
-	    cf->mode == BENCH_CONNECT ? mps : 0.0,
-	    (unsigned long long)(cf->mode == BENCH_HOLD ? st->held : 0));
+	    (cf->mode->flags & MODE_RECYCLES) ? mps : 0.0,
+	    (unsigned long long)((cf->mode->flags & MODE_SETTLES) ? st->held : 0));
 	printf("\"cpu_percent\":%.1f,", report_cpu_percent(st));
 	printf("\"errors\":%llu,\"connect_errors\":%llu,\"resets\":%llu,"
 	    "\"timeouts\":%llu,\"mismatches\":%llu,",

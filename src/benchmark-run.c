@@ -91,7 +91,7 @@ run_progress(struct run_state *rs, uint64_t now)
 	rs->last_messages = messages;
 	rs->last_ns = now;
 	if (!LIVE_GET(bench_go) ||
-	    (bench_config.mode == BENCH_HOLD && rs->hold_ns == 0)) {
+	    ((bench_config.mode->flags & MODE_SETTLES) && rs->hold_ns == 0)) {
 		snprintf(connecting, sizeof connecting, "connecting %llu/%llu",
 		    (unsigned long long)open,
 		    (unsigned long long)bench_config.conns);
@@ -129,7 +129,7 @@ run_tick_cb(evutil_socket_t fd, short what, void *arg)
 			run_begin_sending(rs, now);
 		return;
 	}
-	if (bench_config.mode == BENCH_HOLD) {
+	if ((bench_config.mode->flags & MODE_SETTLES)) {
 		if (rs->hold_ns == 0 && settled == bench_config.threads)
 			rs->hold_ns = now;
 		if (rs->hold_ns != 0 &&
@@ -146,7 +146,7 @@ run_seconds(struct run_state *rs)
 	uint64_t	last = 0, end;
 	int		i;
 
-	if (bench_config.mode == BENCH_HOLD) {
+	if ((bench_config.mode->flags & MODE_SETTLES)) {
 		if (rs->hold_ns == 0)
 			return (0);
 		return ((double)(rs->stop_ns - rs->hold_ns) / 1e9);
@@ -214,7 +214,7 @@ static void
 run_set_clock(uint64_t now)
 {
 	bench_clock.start_ns = now;
-	if (bench_config.count != 0 || bench_config.mode == BENCH_HOLD) {
+	if (bench_config.count != 0 || (bench_config.mode->flags & MODE_SETTLES)) {
 		bench_clock.measure_ns = now;
 		bench_clock.end_ns = UINT64_MAX;
 	} else {
@@ -274,8 +274,7 @@ bench_run(struct bench_stats *stats, double *seconds)
 	stats->cpu_seconds = run_cpu_seconds();
 	rs.begin_ns = rs.last_ns = bench_now();
 	rs.next_progress_ns = rs.begin_ns + 1000000000ULL;
-	if (bench_config.mode == BENCH_CONNECT ||
-	    bench_config.mode == BENCH_HOLD) {
+	if (!(bench_config.mode->flags & MODE_WAITS)) {
 		run_set_clock(rs.begin_ns);
 		bench_go = 1;
 		rs.open_at_start = bench_config.conns;

@@ -70,9 +70,6 @@ static const struct option bench_options[] = {
 	{ NULL, 0, NULL, 0 }
 };
 
-static const char *const bench_mode_names[] = {
-	"pingpong", "stream", "connect", "hold"
-};
 
 /* Monotonic nanoseconds. */
 uint64_t
@@ -82,13 +79,6 @@ bench_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ((uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec);
-}
-
-/* The name --mode takes for mode. */
-const char *
-bench_mode_name(enum bench_mode mode)
-{
-	return (bench_mode_names[mode]);
 }
 
 /* Print --help. */
@@ -300,7 +290,7 @@ bench_parse_args(int argc, char **argv)
 	int			 ch, set_t = 0, set_w = 0, set_d = 0;
 	int			 set_window = 0;
 
-	cf->mode = BENCH_PINGPONG;
+	cf->mode = bench_mode_default;
 	cf->target_spec = ADDR_DEFAULT_HOST ":" ADDR_DEFAULT_PORT;
 	cf->conns = 10;
 	cf->size = 64;
@@ -355,14 +345,9 @@ bench_parse_args(int argc, char **argv)
 			cf->threads = (int)v;
 			break;
 		case OPT_MODE:
-			for (v = 0; v < 4; v++) {
-				if (strcmp(optarg, bench_mode_names[v]) == 0)
-					break;
-			}
-			if (v == 4)
+			if ((cf->mode = bench_mode_find(optarg)) == NULL)
 				usage_error(bench_progname, "--mode: '%s' is not "
 				    "pingpong, stream, connect or hold", optarg);
-			cf->mode = (enum bench_mode)v;
 			break;
 		case OPT_RATE:
 			if (parse_uint(optarg, 1, 1000000000, &cf->rate,
@@ -408,20 +393,20 @@ bench_parse_args(int argc, char **argv)
 	if (cf->count != 0 && (set_t || set_w))
 		usage_error(bench_progname, "-n counts messages: it takes no "
 		    "-t or -w");
-	if (cf->count != 0 && cf->mode == BENCH_HOLD)
+	if (cf->count != 0 && (cf->mode->flags & MODE_SETTLES))
 		usage_error(bench_progname, "-n: hold mode runs for -t");
-	if (cf->mode == BENCH_HOLD && set_w)
+	if ((cf->mode->flags & MODE_SETTLES) && set_w)
 		usage_error(bench_progname, "-w: hold mode has no warm-up");
-	if (cf->rate != 0 && cf->mode != BENCH_PINGPONG)
+	if (cf->rate != 0 && !(cf->mode->flags & MODE_RATE))
 		usage_error(bench_progname, "--rate: only pingpong mode "
 		    "sends on a schedule");
-	if (set_d && cf->mode != BENCH_PINGPONG)
+	if (set_d && !(cf->mode->flags & MODE_DEPTH))
 		usage_error(bench_progname, "-d: only pingpong mode keeps "
 		    "messages in flight (stream has --window)");
-	if (set_window && cf->mode != BENCH_STREAM)
+	if (set_window && !(cf->mode->flags & MODE_WINDOW))
 		usage_error(bench_progname, "--window: only stream mode has "
 		    "a window");
-	if (cf->mode == BENCH_STREAM && cf->window < cf->size)
+	if ((cf->mode->flags & MODE_WINDOW) && cf->window < cf->size)
 		usage_error(bench_progname, "--window %llu is smaller than "
 		    "-s %llu", (unsigned long long)cf->window,
 		    (unsigned long long)cf->size);

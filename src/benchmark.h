@@ -11,11 +11,35 @@
 #include "addr.h"
 #include "hist.h"
 
-enum bench_mode {
-	BENCH_PINGPONG,
-	BENCH_STREAM,
-	BENCH_CONNECT,
-	BENCH_HOLD,
+struct bench_conn;
+
+/*
+ * One mode's rules (benchmark-mode.c): what it sends, what a completed
+ * message is, what it keeps.  Nothing else tells the modes apart: the rest
+ * asks these flags.
+ */
+struct bench_mode_ops {
+	const char	*name;
+	int		 flags;
+#define MODE_WAITS	0x01	/* sending starts once every conn is open */
+#define MODE_RECYCLES	0x02	/* a connection is one message; then the next */
+#define MODE_SETTLES	0x04	/* time runs once each has echoed once (hold) */
+#define MODE_DEPTH	0x08	/* takes -d */
+#define MODE_RATE	0x10	/* takes --rate */
+#define MODE_WINDOW	0x20	/* takes --window */
+	/* Once per slot, at set-up; may be NULL.  0, or -1 on failure. */
+	int		(*setup)(struct bench_conn *);
+	/* Add what may be sent now to c->target. */
+	void		(*issue)(struct bench_conn *, uint64_t);
+	/* After c sent what it could; may be NULL. */
+	void		(*sent)(struct bench_conn *, uint64_t);
+	/*
+	 * Count what c's echoed bytes complete.  0: issue and send more;
+	 * 1: c is closed or has nothing more to send.
+	 */
+	int		(*complete)(struct bench_conn *, uint64_t);
+	/* c was closed (state it was in, why); may be NULL. */
+	void		(*closed)(struct bench_conn *, int, int);
 };
 
 struct bench_source {
@@ -25,7 +49,7 @@ struct bench_source {
 
 /* The command line, fixed before any thread starts. */
 struct bench_config {
-	enum bench_mode		 mode;
+	const struct bench_mode_ops *mode;
 	const char		*target_spec;
 	struct sockaddr_storage	 target;
 	socklen_t		 target_len;
@@ -77,8 +101,6 @@ struct bench_live {
 	int			 settled;	/* hold: every connection checked */
 	int			 finished;	/* the worker's loop has ended */
 };
-
-struct bench_conn;
 
 /* One worker: an event_base, its connections and its counts. */
 struct bench_thread {
@@ -132,9 +154,12 @@ extern int			 bench_go;	/* every connection is open */
 
 /* benchmark.c */
 uint64_t	 bench_now(void);
-const char	*bench_mode_name(enum bench_mode);
 
-/* benchmark-conn.c */
+/* benchmark-mode.c */
+const struct bench_mode_ops *bench_mode_find(const char *);
+extern const struct bench_mode_ops *const bench_mode_default;
+
+/* benchmark-thread.c */
 int		 bench_thread_setup(struct bench_thread *, uint64_t);
 void		 bench_thread_run(struct bench_thread *);
 void		 bench_thread_free(struct bench_thread *);

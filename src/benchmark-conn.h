@@ -1,0 +1,73 @@
+/*
+ * benchmark-conn.h: what one worker's connections (benchmark-conn.c), the
+ * modes' rules (benchmark-mode.c) and the worker thread
+ * (benchmark-thread.c) share.
+ */
+#ifndef EVECHO_BENCHMARK_CONN_H
+#define EVECHO_BENCHMARK_CONN_H
+
+#include "benchmark.h"
+
+/* Connects one thread keeps in progress at once, so SYNs do not pile up. */
+#define BENCH_MAX_CONNECTING	256
+/* Errors a thread logs before it only counts them. */
+#define BENCH_ERRORS_LOGGED	3
+/* The pause before a slot starts again after an error. */
+#define BENCH_RETRY_US		10000
+
+enum conn_state {
+	CONN_IDLE,		/* not started, or closed */
+	CONN_CONNECTING,
+	CONN_OPEN,
+	CONN_HELD,		/* hold mode: checked, now idle */
+};
+
+enum conn_why {
+	WHY_DONE,		/* nothing left to send */
+	WHY_STOP,		/* the run is over */
+	WHY_CONNECT,		/* connect failed */
+	WHY_RESET,		/* EOF or ECONNRESET mid-run */
+	WHY_TIMEOUT,		/* connect or silence timeout */
+	WHY_ERROR,		/* any other failure */
+	WHY_EXTRA,		/* more bytes came back than were sent */
+};
+
+struct bench_conn {
+	struct bench_thread	*thr;
+	uint64_t		 index;		/* among all connections */
+	uint64_t		 id;		/* pattern id: index + gen * -c */
+	uint64_t		 gen;		/* cycles begun */
+	int			 fd;
+	enum conn_state		 state;
+	int			 wev_pending;
+	int			 marked;	/* stream: a sample in flight */
+	struct event		*rev;
+	struct event		*wev;
+	struct event		*timer_ev;	/* --rate schedule; retries */
+	uint64_t		 sent;
+	uint64_t		 target;
+	uint64_t		 recvd;
+	uint64_t		 issued;	/* messages */
+	uint64_t		 done;
+	uint64_t		 started_ns;	/* connect began */
+	uint64_t		 last_ns;	/* last sign of life */
+	uint64_t		 mark_off;	/* stream: sampled byte */
+	uint64_t		 mark_ns;
+	uint64_t		*ring;		/* start times of -d in flight */
+};
+
+/* benchmark-conn.c */
+int	 conn_setup(struct bench_conn *, struct bench_thread *, uint64_t);
+void	 conn_free(struct bench_conn *);
+void	 conn_begin(struct bench_conn *, uint64_t);
+void	 conn_send_first(struct bench_conn *, uint64_t);
+void	 conn_close(struct bench_conn *, enum conn_why, const char *);
+void	 conn_arm(struct event *, uint64_t);
+
+/* benchmark-thread.c */
+void	 thread_count(struct bench_thread *, uint64_t, uint64_t);
+void	 thread_sample(struct bench_thread *, uint64_t, uint64_t);
+void	 thread_slot_done(struct bench_thread *);
+void	 thread_start_pending(struct bench_thread *, uint64_t);
+
+#endif
