@@ -227,7 +227,7 @@ def merge(reports):
         return dict(reports[0])
     out = dict(reports[0])
     for key in ("connections", "messages", "bytes", "held", "errors",
-                "connect_errors", "resets", "timeouts", "mismatches",
+                "connect_errors", "closed", "resets", "timeouts", "mismatches",
                 "msgs_per_sec", "mb_per_sec", "conns_per_sec"):
         out[key] = sum(r.get(key, 0) or 0 for r in reports)
     out["seconds"] = max(r.get("seconds", 0) for r in reports)
@@ -397,8 +397,8 @@ def one_line(rec):
 def problems(b):
     """The benchmark's non-zero error counters, as text."""
     return ", ".join("%s %d" % (k, b[k]) for k in
-                     ("errors", "connect_errors", "resets", "timeouts",
-                      "mismatches") if b.get(k))
+                     ("errors", "connect_errors", "closed", "resets",
+                      "timeouts", "mismatches") if b.get(k))
 
 
 # ---------------------------------------------------------------- report
@@ -425,6 +425,7 @@ COLUMNS = [
     ("server_rss_peak", lambda r: r.get("rss_peak")),
     ("errors", lambda r: r["bench"].get("errors")),
     ("connect_errors", lambda r: r["bench"].get("connect_errors")),
+    ("closed", lambda r: r["bench"].get("closed")),
     ("resets", lambda r: r["bench"].get("resets")),
     ("timeouts", lambda r: r["bench"].get("timeouts")),
     ("mismatches", lambda r: r["bench"].get("mismatches")),
@@ -676,8 +677,8 @@ def markdown(rows, servers, meta):
     trouble = []
     for row in rows:
         counters = ["%s %s" % (k, num(row[k])) for k in
-                    ("errors", "connect_errors", "resets", "timeouts",
-                     "mismatches") if row.get(k)]
+                    ("errors", "connect_errors", "closed", "resets",
+                     "timeouts", "mismatches") if row.get(k)]
         if row["failed_runs"]:
             counters.append("%d run(s) without a report or with the server "
                             "gone" % row["failed_runs"])

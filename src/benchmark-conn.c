@@ -31,9 +31,12 @@
 
 static void	conn_start(struct bench_conn *, uint64_t);
 static void	conn_flush(struct bench_conn *, uint64_t);
+static void	conn_received_bad(struct bench_conn *, const unsigned char *,
+		    size_t, uint64_t);
 static void	conn_read_cb(evutil_socket_t, short, void *);
 static void	conn_write_cb(evutil_socket_t, short, void *);
 static void	conn_timer_cb(evutil_socket_t, short, void *);
+static int	conn_reconnect(struct bench_conn *, uint64_t);
 
 /* Arm ev to fire after us microseconds. */
 void
@@ -69,7 +72,7 @@ conn_begin(struct bench_conn *c, uint64_t now)
 	conn_start(c, now);
 }
 
-/* Note bad bytes echoed at stream offset off of c. */
+/* Note bad bytes echoed at stream offset off of c (the message's too). */
 static void
 conn_mismatch(struct bench_conn *c, uint64_t off, uint64_t bad,
     const unsigned char *got, uint64_t now)
@@ -92,8 +95,8 @@ conn_mismatch(struct bench_conn *c, uint64_t off, uint64_t bad,
 			    (unsigned long long)off);
 		}
 	}
-	st->mismatches += bad;
-	LIVE_ADD(c->thr->live.errors, bad);
+	st->mismatched_bytes += bad;
+	c->msg_bad = 1;
 }
 
 /* Begin a connection in slot c. */
@@ -110,7 +113,7 @@ conn_start(struct bench_conn *c, uint64_t now)
 	c->gen++;
 	c->sent = c->target = c->recvd = 0;
 	c->issued = c->done = 0;
-	c->marked = 0;
+	c->marked = c->msg_bad = 0;
 	c->started_ns = c->last_ns = now;
 	c->state = CONN_CONNECTING;
 	thr->connecting++;
@@ -138,6 +141,7 @@ conn_opened(struct bench_conn *c)
 	uint64_t		 now = bench_now();
 
 	c->state = CONN_OPEN;
+	c->retry_us = 0;		/* --reconnect: it worked */
 	thr->connecting--;
 	LIVE_ADD(thr->live.open, 1);
 	event_add(c->rev, NULL);
@@ -225,17 +229,54 @@ conn_received(struct bench_conn *c, const unsigned char *buf, size_t n)
 		extra = c->recvd + n - c->sent;
 		valid = n - (size_t)extra;
 	}
+	c->last_ns = now;
 	bad = pattern_check(c->id, c->recvd, buf, valid, &first);
-	if (bad != 0)
-		conn_mismatch(c, c->recvd + first, bad, buf + first, now);
 	if (extra != 0) {
+		/* More came back than was sent: the echo is wrong, and over. */
+		if (bad != 0)
+			conn_mismatch(c, c->recvd + first, bad, buf + first,
+			    now);
 		conn_mismatch(c, c->sent, extra, NULL, now);
+		c->msg_bad = 0;
+		c->thr->stats.mismatches++;
+		LIVE_ADD(c->thr->live.mismatches, 1);
 		conn_close(c, WHY_EXTRA, NULL);
 		return;
 	}
-	c->recvd += n;
-	c->last_ns = now;
-	conn_complete(c, now);
+	if (bad == 0) {
+		c->recvd += valid;
+		conn_complete(c, now);
+	} else
+		conn_received_bad(c, buf, valid, now);
+}
+
+/*
+ * Some of the n bytes echoed on c differ: check and complete them one
+ * message at a time, so that each wrong message is counted as a mismatch
+ * and every right one as a message.
+ */
+static void
+conn_received_bad(struct bench_conn *c, const unsigned char *buf, size_t n,
+    uint64_t now)
+{
+	uint64_t	size = bench_config.size, gen = c->gen, bad, piece;
+	size_t		first;
+
+	while (n > 0 && c->fd != -1 && c->gen == gen) {
+		piece = size - c->recvd % size;
+		if (piece > n)
+			piece = n;
+		first = 0;
+		bad = pattern_check(c->id, c->recvd, buf, (size_t)piece,
+		    &first);
+		if (bad != 0)
+			conn_mismatch(c, c->recvd + first, bad, buf + first,
+			    now);
+		c->recvd += piece;
+		buf += piece;
+		n -= (size_t)piece;
+		conn_complete(c, now);
+	}
 }
 
 /* Bytes, EOF or an error arrived on c. */
@@ -251,7 +292,7 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (n == 0) {
-		conn_close(c, WHY_RESET, "closed by the server");
+		conn_close(c, WHY_CLOSED, "closed by the server");
 		return;
 	}
 	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
@@ -305,6 +346,10 @@ conn_count_error(struct bench_conn *c, enum conn_why why, const char *cause)
 	case WHY_CONNECT:
 		st->connect_errors++;
 		what = "connect";
+		break;
+	case WHY_CLOSED:
+		st->closed++;
+		what = "closed";
 		break;
 	case WHY_RESET:
 		st->resets++;
@@ -375,13 +420,39 @@ conn_close(struct bench_conn *c, enum conn_why why, const char *cause)
 	conn_count_error(c, why, cause);
 
 	now = bench_now();
-	if (!(bench_config.mode->flags & MODE_RECYCLES))
+	if (bench_config.mode->flags & MODE_RECYCLES) {
+		if (why == WHY_DONE)
+			conn_begin(c, now);
+		else
+			conn_arm(c->timer_ev, BENCH_RETRY_US);	/* no busy loop */
+	} else if (!bench_config.reconnect || why == WHY_DONE ||
+	    conn_reconnect(c, now) != 0)
 		thread_slot_done(thr);
-	else if (why == WHY_DONE)
-		conn_begin(c, now);
-	else
-		conn_arm(c->timer_ev, BENCH_RETRY_US);	/* no busy loop */
 	thread_start_pending(thr, now);
+}
+
+/*
+ * --reconnect: open c's slot again after a pause that doubles with each
+ * failure in a row (10 ms to 1 s), so that a failover keeps its load
+ * without a storm of connects.  Messages that were in flight are lost and
+ * go back to the -n budget.  A slot that has not opened for --timeout
+ * gives up: -1, so that a target gone for good ends a -n run.
+ */
+static int
+conn_reconnect(struct bench_conn *c, uint64_t now)
+{
+	if (c->retry_us == 0) {
+		c->retry_us = BENCH_RETRY_US;
+		c->down_ns = now;
+	} else if (now - c->down_ns > bench_config.timeout_us * 1000)
+		return (-1);
+	if (bench_config.count != 0)
+		c->thr->budget += c->issued - c->done;
+	c->thr->stats.reconnects++;
+	conn_arm(c->timer_ev, c->retry_us);
+	if (c->retry_us < BENCH_RETRY_MAX_US)
+		c->retry_us *= 2;
+	return (0);
 }
 
 /* Set up slot c of thr, connection number index: its events.  0 or -1. */
@@ -395,7 +466,7 @@ conn_setup(struct bench_conn *c, struct bench_thread *thr, uint64_t index)
 	c->wev = event_new(thr->base, -1, 0, conn_write_cb, c);
 	if (c->rev == NULL || c->wev == NULL)
 		return (-1);
-	if (bench_config.rate != 0 ||
+	if (bench_config.rate != 0 || bench_config.reconnect ||
 	    (bench_config.mode->flags & MODE_RECYCLES)) {
 		c->timer_ev = evtimer_new(thr->base, conn_timer_cb, c);
 		if (c->timer_ev == NULL)

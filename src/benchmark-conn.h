@@ -14,6 +14,7 @@
 #define BENCH_ERRORS_LOGGED	3
 /* The pause before a slot starts again after an error. */
 #define BENCH_RETRY_US		10000
+#define BENCH_RETRY_MAX_US	1000000
 
 enum conn_state {
 	CONN_IDLE,		/* not started, or closed */
@@ -26,7 +27,8 @@ enum conn_why {
 	WHY_DONE,		/* nothing left to send */
 	WHY_STOP,		/* the run is over */
 	WHY_CONNECT,		/* connect failed */
-	WHY_RESET,		/* EOF or ECONNRESET mid-run */
+	WHY_CLOSED,		/* EOF mid-run: the server closed */
+	WHY_RESET,		/* ECONNRESET or EPIPE mid-run */
 	WHY_TIMEOUT,		/* connect or silence timeout */
 	WHY_ERROR,		/* any other failure */
 	WHY_EXTRA,		/* more bytes came back than were sent */
@@ -41,6 +43,7 @@ struct bench_conn {
 	enum conn_state		 state;
 	int			 wev_pending;
 	int			 marked;	/* stream: a sample in flight */
+	int			 msg_bad;	/* the message coming in differs */
 	struct event		*rev;
 	struct event		*wev;
 	struct event		*timer_ev;	/* --rate schedule; retries */
@@ -48,6 +51,9 @@ struct bench_conn {
 	uint64_t		 target;
 	uint64_t		 recvd;
 	uint64_t		 issued;	/* messages */
+	uint64_t		 scheduled;	/* --rate: issued, reconnects too */
+	uint64_t		 retry_us;	/* --reconnect: the next pause */
+	uint64_t		 down_ns;	/* --reconnect: failing since */
 	uint64_t		 done;
 	uint64_t		 started_ns;	/* connect began */
 	uint64_t		 last_ns;	/* last sign of life */
@@ -66,6 +72,7 @@ void	 conn_arm(struct event *, uint64_t);
 
 /* benchmark-thread.c */
 void	 thread_count(struct bench_thread *, uint64_t, uint64_t);
+uint64_t thread_count_bad(struct bench_conn *, uint64_t);
 void	 thread_sample(struct bench_thread *, uint64_t, uint64_t);
 void	 thread_slot_done(struct bench_thread *);
 void	 thread_start_pending(struct bench_thread *, uint64_t);

@@ -42,7 +42,7 @@ pingpong_issue(struct bench_conn *c, uint64_t now)
 	while (c->issued - c->done < bench_config.depth && thr->budget > 0) {
 		t = now;
 		if (bench_config.rate != 0) {
-			t = pingpong_scheduled(c, c->issued);
+			t = pingpong_scheduled(c, c->scheduled);
 			if (t > now) {
 				if (!event_pending(c->timer_ev, EV_TIMEOUT,
 				    NULL))
@@ -55,6 +55,7 @@ pingpong_issue(struct bench_conn *c, uint64_t now)
 			c->last_ns = now;
 		c->ring[c->issued % bench_config.depth] = t;
 		c->issued++;
+		c->scheduled++;
 		c->target += bench_config.size;
 		thr->budget--;
 	}
@@ -69,10 +70,12 @@ pingpong_complete(struct bench_conn *c, uint64_t now)
 
 	while (c->done < c->issued &&
 	    c->recvd >= (c->done + 1) * bench_config.size) {
-		thread_sample(thr, now - c->ring[c->done % bench_config.depth],
-		    now);
+		if (thread_count_bad(c, 1) == 1) {
+			thread_sample(thr,
+			    now - c->ring[c->done % bench_config.depth], now);
+			k++;
+		}
 		c->done++;
-		k++;
 	}
 	if (k > 0)
 		thread_count(thr, k, now);
@@ -115,10 +118,9 @@ stream_complete(struct bench_conn *c, uint64_t now)
 	uint64_t		 k;
 
 	k = c->recvd / bench_config.size - c->done;
-	if (k > 0) {
-		c->done += k;
+	c->done += k;
+	if ((k = thread_count_bad(c, k)) > 0)
 		thread_count(thr, k, now);
-	}
 	if (c->marked && c->recvd > c->mark_off) {
 		thread_sample(thr, now - c->mark_ns, now);
 		c->marked = 0;
@@ -147,8 +149,10 @@ single_done(struct bench_conn *c, uint64_t now)
 	if (c->recvd < bench_config.size || c->done == 1)
 		return (0);
 	c->done = 1;
-	thread_sample(c->thr, now - c->started_ns, now);
-	thread_count(c->thr, 1, now);
+	if (thread_count_bad(c, 1) == 1) {
+		thread_sample(c->thr, now - c->started_ns, now);
+		thread_count(c->thr, 1, now);
+	}
 	return (1);
 }
 
@@ -193,10 +197,11 @@ hold_closed(struct bench_conn *c, int was, int why)
 }
 
 static const struct bench_mode_ops bench_modes[] = {
-	{ "pingpong", MODE_WAITS | MODE_DEPTH | MODE_RATE, pingpong_setup,
+	{ "pingpong", MODE_WAITS | MODE_DEPTH | MODE_RATE | MODE_RECONNECTS,
+	    pingpong_setup,
 	    pingpong_issue, NULL, pingpong_complete, NULL },
-	{ "stream", MODE_WAITS | MODE_WINDOW, NULL, stream_issue, stream_sent,
-	    stream_complete, NULL },
+	{ "stream", MODE_WAITS | MODE_WINDOW | MODE_RECONNECTS, NULL,
+	    stream_issue, stream_sent, stream_complete, NULL },
 	{ "connect", MODE_RECYCLES, NULL, single_issue, NULL,
 	    connect_complete, NULL },
 	{ "hold", MODE_SETTLES, NULL, single_issue, NULL, hold_complete,

@@ -13,17 +13,24 @@ static int	report_progress_shown;
 /* One progress line on standard error: rewritten in place on a terminal. */
 void
 report_progress(double t, double rate, uint64_t open, uint64_t held,
-    uint64_t errors, const char *phase)
+    uint64_t errors, uint64_t mismatches, const char *phase)
 {
 	int	tty = isatty(STDERR_FILENO);
-	char	heldbuf[48] = "";
+	char	heldbuf[48] = "", ratebuf[48];
 
 	if ((bench_config.mode->flags & MODE_SETTLES))
 		snprintf(heldbuf, sizeof heldbuf, ", %llu held",
 		    (unsigned long long)held);
-	fprintf(stderr, "%s%6.1f s: %.0f msg/s, %llu open%s, %llu errors%s%s%s",
-	    tty ? "\r" : "", t, rate, (unsigned long long)open, heldbuf,
-	    (unsigned long long)errors, phase != NULL ? " (" : "",
+	/* Stream "messages" are only the unit of -s: bytes say more. */
+	if (bench_config.mode->flags & MODE_WINDOW)
+		snprintf(ratebuf, sizeof ratebuf, "%.1f MB/s",
+		    rate * (double)bench_config.size / 1e6);
+	else
+		snprintf(ratebuf, sizeof ratebuf, "%.0f msg/s", rate);
+	fprintf(stderr, "%s%6.1f s: %s, %llu open%s, %llu errors, "
+	    "%llu mismatches%s%s%s", tty ? "\r" : "", t, ratebuf,
+	    (unsigned long long)open, heldbuf, (unsigned long long)errors,
+	    (unsigned long long)mismatches, phase != NULL ? " (" : "",
 	    phase != NULL ? phase : "", phase != NULL ? ")" : "");
 	fputs(tty ? "\033[K" : "\n", stderr);
 	fflush(stderr);
@@ -39,11 +46,11 @@ report_progress_end(void)
 	report_progress_shown = 0;
 }
 
-/* Total errors, mismatches aside. */
+/* Connections that failed, however; wrong echoes are mismatches. */
 static uint64_t
 report_errors(const struct bench_stats *st)
 {
-	return (st->connect_errors + st->resets + st->timeouts +
+	return (st->connect_errors + st->closed + st->resets + st->timeouts +
 	    st->other_errors);
 }
 
@@ -116,15 +123,21 @@ report_human(const struct bench_stats *st, double seconds)
 		    report_us(hist_percentile(h, 99.9)),
 		    report_us(h->max), (unsigned long long)h->count);
 	}
-	printf("  errors      %llu: %llu connect, %llu resets, %llu timeouts, "
-	    "%llu other\n", (unsigned long long)report_errors(st),
+	printf("  errors      %llu: %llu connect, %llu closed, %llu resets, "
+	    "%llu timeouts, %llu other\n", (unsigned long long)report_errors(st),
 	    (unsigned long long)st->connect_errors,
-	    (unsigned long long)st->resets, (unsigned long long)st->timeouts,
+	    (unsigned long long)st->closed, (unsigned long long)st->resets,
+	    (unsigned long long)st->timeouts,
 	    (unsigned long long)st->other_errors);
+	if (cf->reconnect)
+		printf("  reconnects  %llu\n",
+		    (unsigned long long)st->reconnects);
 	printf("  client CPU  %.2f s in %.2f s (%.0f%% of one core), warm-up "
 	    "and connects included\n", st->cpu_seconds, st->wall_seconds,
 	    report_cpu_percent(st));
-	printf("  mismatches  %llu bytes", (unsigned long long)st->mismatches);
+	printf("  mismatches  %llu messages, %llu bytes",
+	    (unsigned long long)st->mismatches,
+	    (unsigned long long)st->mismatched_bytes);
 	if (st->mismatches != 0) {
 		printf(", first on connection %llu at offset %llu",
 		    (unsigned long long)st->first_bad_conn,
@@ -160,12 +173,18 @@ report_json(const struct bench_stats *st, double seconds)
 	    (cf->mode->flags & MODE_RECYCLES) ? mps : 0.0,
 	    (unsigned long long)((cf->mode->flags & MODE_SETTLES) ? st->held : 0));
 	printf("\"cpu_percent\":%.1f,", report_cpu_percent(st));
-	printf("\"errors\":%llu,\"connect_errors\":%llu,\"resets\":%llu,"
-	    "\"timeouts\":%llu,\"mismatches\":%llu,",
+	printf("\"errors\":%llu,\"connect_errors\":%llu,\"closed\":%llu,"
+	    "\"resets\":%llu,\"timeouts\":%llu,\"other_errors\":%llu,"
+	    "\"reconnects\":%llu,\"mismatches\":%llu,"
+	    "\"mismatched_bytes\":%llu,",
 	    (unsigned long long)report_errors(st),
 	    (unsigned long long)st->connect_errors,
-	    (unsigned long long)st->resets, (unsigned long long)st->timeouts,
-	    (unsigned long long)st->mismatches);
+	    (unsigned long long)st->closed, (unsigned long long)st->resets,
+	    (unsigned long long)st->timeouts,
+	    (unsigned long long)st->other_errors,
+	    (unsigned long long)st->reconnects,
+	    (unsigned long long)st->mismatches,
+	    (unsigned long long)st->mismatched_bytes);
 	if (st->mismatches != 0) {
 		printf("\"first_mismatch\":{\"connection\":%llu,"
 		    "\"offset\":%llu},", (unsigned long long)st->first_bad_conn,
@@ -192,6 +211,7 @@ report_json(const struct bench_stats *st, double seconds)
 int
 report_exit_status(const struct bench_stats *st)
 {
-	return (st->mismatches != 0 || report_errors(st) != 0 ?
+	return (st->mismatches != 0 || st->mismatched_bytes != 0 ||
+	    report_errors(st) != 0 ?
 	    EXIT_ECHO_FAILED : EXIT_ECHOED);
 }

@@ -74,6 +74,7 @@ run_progress(struct run_state *rs, uint64_t now)
 {
 	struct bench_thread	*thr;
 	uint64_t		 messages = 0, errors = 0, open = 0, held = 0;
+	uint64_t		 mismatches = 0;
 	const char		*phase = NULL;
 	char			 connecting[64];
 	double			 rate;
@@ -83,6 +84,7 @@ run_progress(struct run_state *rs, uint64_t now)
 		thr = &rs->threads[i];
 		messages += LIVE_GET(thr->live.messages);
 		errors += LIVE_GET(thr->live.errors);
+		mismatches += LIVE_GET(thr->live.mismatches);
 		open += LIVE_GET(thr->live.open);
 		held += LIVE_GET(thr->live.held);
 	}
@@ -99,7 +101,7 @@ run_progress(struct run_state *rs, uint64_t now)
 	} else if (now < bench_clock.measure_ns)
 		phase = "warm-up";
 	report_progress((double)(now - rs->begin_ns) / 1e9, rate,
-	    open, held, errors, phase);
+	    open, held, errors, mismatches, phase);
 }
 
 /* The control tick: progress each second; decide when the run is over. */
@@ -315,7 +317,10 @@ bench_run(struct bench_stats *stats, double *seconds)
 
 		stats->messages += ts->messages;
 		stats->connect_errors += ts->connect_errors;
+		stats->closed += ts->closed;
 		stats->resets += ts->resets;
+		stats->mismatched_bytes += ts->mismatched_bytes;
+		stats->reconnects += ts->reconnects;
 		stats->timeouts += ts->timeouts;
 		stats->other_errors += ts->other_errors;
 		stats->mismatches += ts->mismatches;

@@ -25,6 +25,22 @@ thread_count(struct bench_thread *thr, uint64_t n, uint64_t now)
 	thr->last_ns = now;
 }
 
+/*
+ * Of k messages of c just completed, count the first as a mismatch if a
+ * byte of it differed (c->msg_bad): it is neither a message nor a latency
+ * sample.  Returns how many are left to count as messages.
+ */
+uint64_t
+thread_count_bad(struct bench_conn *c, uint64_t k)
+{
+	if (k == 0 || !c->msg_bad)
+		return (k);
+	c->msg_bad = 0;
+	c->thr->stats.mismatches++;
+	LIVE_ADD(c->thr->live.mismatches, 1);
+	return (k - 1);
+}
+
 /* Record one latency sample taken at now, inside the measured window. */
 void
 thread_sample(struct bench_thread *thr, uint64_t ns, uint64_t now)

@@ -45,6 +45,7 @@ enum {
 	OPT_MODE = 256,
 	OPT_RATE,
 	OPT_JSON,
+	OPT_RECONNECT,
 	OPT_SOURCE,
 	OPT_TIMEOUT,
 	OPT_WINDOW,
@@ -62,6 +63,7 @@ static const struct option bench_options[] = {
 	{ "rate",		required_argument,	NULL, OPT_RATE },
 	{ "window",		required_argument,	NULL, OPT_WINDOW },
 	{ "json",		no_argument,		NULL, OPT_JSON },
+	{ "reconnect",		no_argument,		NULL, OPT_RECONNECT },
 	{ "quiet",		no_argument,		NULL, 'q' },
 	{ "source",		required_argument,	NULL, OPT_SOURCE },
 	{ "timeout",		required_argument,	NULL, OPT_TIMEOUT },
@@ -114,6 +116,10 @@ bench_usage(void)
 "                           (default 1)\n"
 "      --timeout=DURATION   give up on a connect, or on an echo with nothing\n"
 "                           heard, after DURATION (default 10s)\n"
+"      --reconnect          pingpong, stream: open a connection again after\n"
+"                           it fails (10 ms, doubling to 1 s; a slot gives\n"
+"                           up after --timeout without one open), so a\n"
+"                           failover keeps its load; failures still count\n"
 "      --json               print the result as one line of JSON\n"
 "  -q, --quiet              no progress line on standard error\n"
 "  -h, --help               show this help and exit\n"
@@ -368,6 +374,9 @@ bench_parse_args(int argc, char **argv)
 			    &cf->timeout_us, &cause) != 0)
 				BAD("--timeout");
 			break;
+		case OPT_RECONNECT:
+			cf->reconnect = 1;
+			break;
 		case OPT_JSON:
 			cf->json = 1;
 			break;
@@ -400,6 +409,10 @@ bench_parse_args(int argc, char **argv)
 	if (cf->rate != 0 && !(cf->mode->flags & MODE_RATE))
 		usage_error(bench_progname, "--rate: only pingpong mode "
 		    "sends on a schedule");
+	if (cf->reconnect && !(cf->mode->flags & MODE_RECONNECTS))
+		usage_error(bench_progname, "--reconnect: only pingpong and "
+		    "stream modes reopen connections (connect mode always "
+		    "does)");
 	if (set_d && !(cf->mode->flags & MODE_DEPTH))
 		usage_error(bench_progname, "-d: only pingpong mode keeps "
 		    "messages in flight (stream has --window)");

@@ -27,6 +27,7 @@ struct bench_mode_ops {
 #define MODE_DEPTH	0x08	/* takes -d */
 #define MODE_RATE	0x10	/* takes --rate */
 #define MODE_WINDOW	0x20	/* takes --window */
+#define MODE_RECONNECTS	0x40	/* takes --reconnect */
 	/* Once per slot, at set-up; may be NULL.  0, or -1 on failure. */
 	int		(*setup)(struct bench_conn *);
 	/* Add what may be sent now to c->target. */
@@ -65,6 +66,7 @@ struct bench_config {
 	uint64_t		 rate;		/* 0: closed loop */
 	uint64_t		 window;
 	uint64_t		 timeout_us;
+	int			 reconnect;	/* reopen a slot after a failure */
 	int			 threads;
 	int			 json;
 	int			 quiet;
@@ -72,12 +74,16 @@ struct bench_config {
 
 /* What a run counted; per thread, then merged. */
 struct bench_stats {
-	uint64_t		 messages;	/* within the measured window */
+	uint64_t		 messages;	/* echoed right, in the window */
+	/* The rest over the whole run, warm-up included. */
 	uint64_t		 connect_errors;
-	uint64_t		 resets;
+	uint64_t		 closed;	/* by the server (FIN) */
+	uint64_t		 resets;	/* RST, EPIPE */
 	uint64_t		 timeouts;
 	uint64_t		 other_errors;
-	uint64_t		 mismatches;	/* bytes that differed */
+	uint64_t		 mismatches;	/* messages that came back wrong */
+	uint64_t		 mismatched_bytes;
+	uint64_t		 reconnects;	/* --reconnect: slots reopened */
 	uint64_t		 first_bad_conn;
 	uint64_t		 first_bad_offset;
 	uint64_t		 first_bad_ns;	/* when; 0 if none yet */
@@ -94,7 +100,8 @@ struct bench_stats {
  */
 struct bench_live {
 	uint64_t		 messages;	/* every completion, warm-up too */
-	uint64_t		 errors;
+	uint64_t		 errors;	/* as bench_stats, report_errors */
+	uint64_t		 mismatches;
 	uint64_t		 open;		/* connections open now */
 	uint64_t		 held;
 	int			 ready;		/* every slot connected or failed */
@@ -169,7 +176,7 @@ int		 bench_run(struct bench_stats *, double *);
 
 /* benchmark-report.c */
 void		 report_progress(double, double, uint64_t, uint64_t,
-		     uint64_t, const char *);
+		     uint64_t, uint64_t, const char *);
 void		 report_progress_end(void);
 void		 report_human(const struct bench_stats *, double);
 void		 report_json(const struct bench_stats *, double);

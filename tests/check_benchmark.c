@@ -448,13 +448,13 @@ START_TEST(test_corrupt_human)
 	rc = run_bench(out, sizeof out, 0, args);
 	stop_server();
 	ck_assert_int_eq(rc, 1);
-	ck_assert_ptr_nonnull(strstr(out, "mismatches  1 bytes, first on "
-	    "connection 0 at offset 100000"));
+	ck_assert_ptr_nonnull(strstr(out, "mismatches  1 messages, 1 bytes, "
+	    "first on connection 0 at offset 100000"));
 }
 END_TEST
 
-/* A server that closes mid-run: counted as resets; exit 1. */
-START_TEST(test_reset)
+/* A server that closes mid-run (FIN): counted as closed; exit 1. */
+START_TEST(test_closed)
 {
 	static char	out[4096];
 	const char	*args[] = { "-q", "--json", "-c", "3", "-t", "0.3",
@@ -465,9 +465,105 @@ START_TEST(test_reset)
 	rc = run_bench(out, sizeof out, 0, args);
 	stop_server();
 	ck_assert_int_eq(rc, 1);
-	ck_assert(json_num(out, "resets") == 3);
+	ck_assert(json_num(out, "closed") == 3);
+	ck_assert(json_num(out, "resets") == 0);
 	ck_assert(json_num(out, "errors") == 3);
 	ck_assert(json_num(out, "mismatches") == 0);
+	/* Ten 64-byte messages each, then the close. */
+	ck_assert(json_num(out, "messages") == 30);
+}
+END_TEST
+
+/* A server that resets mid-run: counted as resets, apart from closes. */
+START_TEST(test_reset)
+{
+	static char	out[4096];
+	const char	*args[] = { "-q", "--json", "-c", "3", "-t", "0.3",
+			    "-w", "0", NULL };
+	int		rc;
+
+	start_corrupt("reset", "640");
+	rc = run_bench(out, sizeof out, 0, args);
+	stop_server();
+	ck_assert_int_eq(rc, 1);
+	ck_assert(json_num(out, "resets") == 3);
+	ck_assert(json_num(out, "closed") == 0);
+	ck_assert(json_num(out, "errors") == 3);
+}
+END_TEST
+
+/* --reconnect: each slot opens again after the close and goes on. */
+START_TEST(test_reconnect)
+{
+	static char	out[4096];
+	const char	*args[] = { "-q", "--json", "-c", "3", "-t", "0.5",
+			    "-w", "0", "--reconnect", NULL };
+	int		rc;
+
+	start_corrupt("close", "640");
+	rc = run_bench(out, sizeof out, 0, args);
+	stop_server();
+	ck_assert_int_eq(rc, 1);		/* the closes are failures */
+	ck_assert(json_num(out, "closed") >= 6);
+	ck_assert(json_num(out, "reconnects") == json_num(out, "closed"));
+	ck_assert(json_num(out, "messages") >= 60);
+	ck_assert(json_num(out, "mismatches") == 0);
+}
+END_TEST
+
+/*
+ * Every byte from 1,000 on comes back wrong: the ten right messages per
+ * connection are the messages, every later one a mismatch, and progress,
+ * the result and the JSON agree that no connection failed.
+ */
+START_TEST(test_corrupt_counts)
+{
+	static char		 out[4096];
+	const char		*args[] = { "--json", "-c", "2", "-s", "100",
+				    "-t", "1.2", "-w", "0", NULL };
+	struct harness_proc	 p;
+	int64_t			 started = harness_now_ms();
+	const char		*err, *last;
+	int			 rc;
+
+	start_corrupt("flipall", "1000");
+	spawn_bench(&p, 0, args);
+	rc = collect_bench(&p, started, out, sizeof out);
+	stop_server();
+	ck_assert_int_eq(rc, 1);
+	ck_assert(json_num(out, "messages") == 20);
+	ck_assert(json_num(out, "samples") == 20);
+	ck_assert(json_num(out, "errors") == 0);
+	ck_assert(json_num(out, "mismatches") > 100);
+	ck_assert(json_num(out, "mismatched_bytes") ==
+	    100 * json_num(out, "mismatches"));
+	err = p.err;
+	ck_assert_msg((last = strstr(err, ", 0 errors, ")) != NULL,
+	    "progress: %s", err);
+	ck_assert_ptr_null(strstr(err, "errors, 0 mismatches"));
+}
+END_TEST
+
+/* A server that echoes more than was sent fails the run. */
+START_TEST(test_double)
+{
+	static char	out[4096];
+	const char	*args[] = { "-q", "--json", "-c", "2", "-t", "0.3",
+			    "-w", "0", NULL };
+	int		rc;
+
+	start_corrupt("double", "640");
+	rc = run_bench(out, sizeof out, 0, args);
+	stop_server();
+	ck_assert_int_eq(rc, 1);
+	/*
+	 * The first copy of message 11 is right; its second copy is taken
+	 * as message 12 (wrong), unless it came in the same read, as bytes
+	 * beyond what was sent.
+	 */
+	ck_assert(json_num(out, "mismatches") >= 2);
+	ck_assert(json_num(out, "messages") >= 20);
+	ck_assert(json_num(out, "messages") <= 22);
 }
 END_TEST
 
@@ -591,7 +687,11 @@ benchmark_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_corrupt_flip);
 	tcase_add_test(tc, test_corrupt_human);
+	tcase_add_test(tc, test_closed);
 	tcase_add_test(tc, test_reset);
+	tcase_add_test(tc, test_reconnect);
+	tcase_add_test(tc, test_corrupt_counts);
+	tcase_add_test(tc, test_double);
 	tcase_add_test(tc, test_timeout);
 	tcase_add_test(tc, test_unreachable);
 	tcase_add_test(tc, test_usage);

@@ -2,12 +2,14 @@
  * corrupt-echo.c: an echo server that goes wrong on purpose, for testing
  * that evecho-benchmark notices.
  *
- *   corrupt-echo [-m flip|close|mute] PORT N
+ *   corrupt-echo [-m flip|flipall|close|reset|mute|double] PORT N
  *
  * Listens on 127.0.0.1:PORT (0: the kernel chooses) and prints
  * "listening on 127.0.0.1:PORT".  Each connection echoes faithfully up to
  * its byte N; then, by -m: flip (the default) inverts byte N and goes on
- * echoing; close closes the connection; mute reads on but echoes nothing.
+ * echoing; flipall inverts every byte from N on; close closes the
+ * connection (FIN); reset closes it with RST; mute reads on but echoes
+ * nothing; double echoes everything from byte N on twice.
  * Blocking writes keep it short: the benchmark's clients always read.
  */
 #include <sys/types.h>
@@ -28,8 +30,15 @@
 
 enum ce_mode {
 	CE_FLIP,
+	CE_FLIPALL,
 	CE_CLOSE,
+	CE_RESET,
 	CE_MUTE,
+	CE_DOUBLE,
+};
+
+static const char *const ce_modes[] = {
+	"flip", "flipall", "close", "reset", "mute", "double", NULL
 };
 
 struct ce_conn {
@@ -40,7 +49,8 @@ struct ce_conn {
 static void
 ce_usage(void)
 {
-	fprintf(stderr, "usage: corrupt-echo [-m flip|close|mute] PORT N\n");
+	fprintf(stderr, "usage: corrupt-echo "
+	    "[-m flip|flipall|close|reset|mute|double] PORT N\n");
 	exit(64);
 }
 
@@ -93,30 +103,44 @@ ce_write_all(int fd, const unsigned char *buf, size_t len)
 static int
 ce_serve(int fd, struct ce_conn *c, enum ce_mode mode, uint64_t n)
 {
+	struct linger	l = { 1, 0 };
 	unsigned char	buf[16384];
 	ssize_t		got;
-	size_t		len, keep;
+	size_t		len, keep, i;
 
 	got = recv(fd, buf, sizeof buf, 0);
 	if (got <= 0)
 		return (got == -1 && errno == EINTR ? 0 : -1);
 	len = (size_t)got;
-	if (c->offset + len > n && c->offset <= n) {
-		keep = (size_t)(n - c->offset);	/* bytes before byte n */
-		switch (mode) {
-		case CE_FLIP:
-			buf[keep] ^= 0xff;
-			break;
-		case CE_CLOSE:
-			ce_write_all(fd, buf, keep);
-			return (-1);
-		case CE_MUTE:
-			len = keep;
-			break;
-		}
-	} else if (c->offset > n && mode == CE_MUTE)
-		len = 0;
+	/* Bytes of this read before byte n: all, some or none. */
+	keep = c->offset >= n ? 0 : (size_t)(n - c->offset < len ?
+	    n - c->offset : len);
 	c->offset += (uint64_t)got;
+	if (keep == len)
+		return (ce_write_all(fd, buf, len));
+	switch (mode) {
+	case CE_FLIP:
+		if (c->offset - len <= n)
+			buf[keep] ^= 0xff;
+		break;
+	case CE_FLIPALL:
+		for (i = keep; i < len; i++)
+			buf[i] ^= 0xff;
+		break;
+	case CE_CLOSE:
+	case CE_RESET:
+		ce_write_all(fd, buf, keep);
+		if (mode == CE_RESET)
+			setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+		return (-1);
+	case CE_MUTE:
+		len = keep;
+		break;
+	case CE_DOUBLE:
+		if (ce_write_all(fd, buf, len) != 0)
+			return (-1);
+		return (ce_write_all(fd, buf + keep, len - keep));
+	}
 	return (ce_write_all(fd, buf, len));
 }
 
@@ -133,14 +157,13 @@ main(int argc, char **argv)
 	while ((ch = getopt(argc, argv, "m:")) != -1) {
 		if (ch != 'm')
 			ce_usage();
-		if (strcmp(optarg, "flip") == 0)
-			mode = CE_FLIP;
-		else if (strcmp(optarg, "close") == 0)
-			mode = CE_CLOSE;
-		else if (strcmp(optarg, "mute") == 0)
-			mode = CE_MUTE;
-		else
+		for (i = 0; ce_modes[i] != NULL; i++) {
+			if (strcmp(optarg, ce_modes[i]) == 0)
+				break;
+		}
+		if (ce_modes[i] == NULL)
 			ce_usage();
+		mode = (enum ce_mode)i;
 	}
 	if (argc - optind != 2)
 		ce_usage();
