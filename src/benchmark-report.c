@@ -2,7 +2,9 @@
  * benchmark-report.c: the progress line, the final report (human or one
  * line of JSON) and the exit status that follows from it.
  */
+#include <signal.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "benchmark.h"
@@ -98,6 +100,11 @@ report_human(const struct bench_stats *st, double seconds)
 		printf(", %llu msg/s scheduled", (unsigned long long)cf->rate);
 	printf(", %d thread%s\n", cf->threads, cf->threads == 1 ? "" : "s");
 
+	if (st->signal != 0)
+		printf("  interrupted by SIG%s: the figures cover the run so far\n",
+		    sigabbrev_np(st->signal));
+	if (st->ended_early[0] != '\0')
+		printf("  ended early: %s\n", st->ended_early);
 	printf("  time        %.3f s", seconds);
 	if (cf->count == 0 && !(cf->mode->flags & MODE_SETTLES) && cf->warmup_us != 0)
 		printf(" after %.3g s warm-up", (double)cf->warmup_us / 1e6);
@@ -173,6 +180,15 @@ report_json(const struct bench_stats *st, double seconds)
 	    (cf->mode->flags & MODE_RECYCLES) ? mps : 0.0,
 	    (unsigned long long)((cf->mode->flags & MODE_SETTLES) ? st->held : 0));
 	printf("\"cpu_percent\":%.1f,", report_cpu_percent(st));
+	if (st->signal != 0)
+		printf("\"interrupted\":\"SIG%s\",", sigabbrev_np(st->signal));
+	else
+		printf("\"interrupted\":null,");
+	/* Our own sentence: no quotes or backslashes in it. */
+	if (st->ended_early[0] != '\0')
+		printf("\"ended_early\":\"%s\",", st->ended_early);
+	else
+		printf("\"ended_early\":null,");
 	printf("\"errors\":%llu,\"connect_errors\":%llu,\"closed\":%llu,"
 	    "\"resets\":%llu,\"timeouts\":%llu,\"other_errors\":%llu,"
 	    "\"reconnects\":%llu,\"mismatches\":%llu,"
@@ -206,11 +222,17 @@ report_json(const struct bench_stats *st, double seconds)
 
 /*
  * 0 if every byte came back right and nothing failed, else 1: during the
- * run a timeout is one more failed echo, not a status of its own.
+ * run a timeout is one more failed echo, not a status of its own.  A run
+ * cut short is never 0: 128+N after signal N (as evecho-cli), 1 when every
+ * connection ended before its time.
  */
 int
 report_exit_status(const struct bench_stats *st)
 {
+	if (st->signal != 0)
+		return (128 + st->signal);
+	if (st->ended_early[0] != '\0')
+		return (EXIT_ECHO_FAILED);
 	return (st->mismatches != 0 || st->mismatched_bytes != 0 ||
 	    report_errors(st) != 0 ?
 	    EXIT_ECHO_FAILED : EXIT_ECHOED);

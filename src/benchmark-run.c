@@ -33,6 +33,7 @@ struct run_state {
 	struct event_base	*base;
 	struct bench_thread	*threads;
 	uint64_t		 begin_ns;	/* the run began: connects start */
+	int			 signal;	/* SIGINT or SIGTERM stopped it */
 	uint64_t		 open_at_start;	/* pingpong, stream: at bench_go */
 	uint64_t		 stop_ns;
 	uint64_t		 hold_ns;	/* hold: when all were checked */
@@ -65,7 +66,47 @@ run_stop(struct run_state *rs, uint64_t now)
 static void
 run_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
-	run_stop(arg, bench_now());
+	struct run_state	*rs = arg;
+
+	if (rs->signal == 0)
+		rs->signal = (int)sig;
+	run_stop(rs, bench_now());
+}
+
+/*
+ * Did the run end before its time, or its count, without a signal?  Says
+ * why in st->ended_early: every connection failed or closed first.
+ */
+static void
+run_ended_early(struct run_state *rs, struct bench_stats *st)
+{
+	const struct bench_config	*cf = &bench_config;
+	double				 at;
+
+	if (rs->signal != 0)
+		return;
+	at = (double)(rs->stop_ns - rs->begin_ns) / 1e9;
+	if ((cf->mode->flags & MODE_SETTLES) && (rs->hold_ns == 0 ||
+	    rs->stop_ns - rs->hold_ns < cf->duration_us * 1000)) {
+		snprintf(st->ended_early, sizeof st->ended_early, "%s %.3f s "
+		    "into the run, %llu of %llu connections held",
+		    rs->hold_ns == 0 ? "every connection failed or was checked "
+		    "before the hold began," : "every connection was lost",
+		    at, (unsigned long long)st->held,
+		    (unsigned long long)cf->conns);
+	} else if (cf->mode->flags & MODE_SETTLES)
+		return;
+	else if (cf->count != 0 && st->messages + st->mismatches < cf->count) {
+		snprintf(st->ended_early, sizeof st->ended_early, "every "
+		    "connection failed %.3f s into the run, after %llu of "
+		    "%llu messages", at, (unsigned long long)st->messages,
+		    (unsigned long long)cf->count);
+	} else if (cf->count == 0 && rs->stop_ns < bench_clock.end_ns) {
+		snprintf(st->ended_early, sizeof st->ended_early, "every "
+		    "connection failed %.3f s into the run%s", at,
+		    rs->stop_ns <= bench_clock.measure_ns ?
+		    ", before the measured time began" : "");
+	}
 }
 
 /* Sum the workers' live counters and print one progress line. */
@@ -334,6 +375,10 @@ bench_run(struct bench_stats *stats, double *seconds)
 		hist_merge(&stats->hist, &ts->hist);
 	}
 	*seconds = run_seconds(&rs);
+	stats->signal = rs.signal;
+	run_ended_early(&rs, stats);
+	if (stats->ended_early[0] != '\0')
+		log_warnx("ended early: %s", stats->ended_early);
 	rc = 0;
 
 out:

@@ -132,12 +132,15 @@ bench_usage(void)
 "Exit status (the table evecho-cli shares):\n"
 "  0    every byte came back right and nothing failed\n"
 "  1    the echo failed: a byte differed, or during the run a connect failed\n"
-"       or a connection was reset, closed early or timed out\n"
+"       or a connection was reset, closed early or timed out; or every\n"
+"       connection ended before the run's time or count (ended early)\n"
 "  2    the target cannot be resolved, or the first connect to it (made\n"
 "       before the run) is refused or gets no answer within --timeout\n"
 "  3    not used: a timeout during the run is a failure (1)\n"
 "  64   a bad command line, also a --source address that cannot be bound or\n"
-"       of a family the target has no address of\n",
+"       of a family the target has no address of\n"
+"  128+N  stopped by signal N (SIGINT, SIGTERM): the figures so far are\n"
+"       printed, marked interrupted\n",
 	    bench_progname);
 }
 

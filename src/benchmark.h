@@ -90,6 +90,8 @@ struct bench_stats {
 	uint64_t		 held;
 	uint64_t		 open_at_start;	/* pingpong, stream: when sending began */
 	struct hist		 hist;
+	int			 signal;	/* the run was stopped by it */
+	char			 ended_early[160];	/* why, or "" */
 	double			 cpu_seconds;	/* the whole process's, */
 	double			 wall_seconds;	/* over the whole run */
 };

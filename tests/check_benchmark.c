@@ -544,6 +544,56 @@ START_TEST(test_corrupt_counts)
 }
 END_TEST
 
+/* SIGTERM mid-run: the figures so far, marked interrupted; 128 + 15. */
+START_TEST(test_interrupted)
+{
+	static char		 out[4096];
+	const char		*args[] = { "-q", "--json", "-c", "2", "-t", "10",
+				    "-w", "0", NULL };
+	struct harness_proc	 p;
+	int64_t			 started = harness_now_ms();
+	int			 rc;
+
+	start_server();
+	spawn_bench(&p, 0, args);
+	usleep(500000);
+	kill(p.pid, SIGTERM);
+	rc = collect_bench(&p, started, out, sizeof out);
+	stop_server();
+	ck_assert_int_eq(rc, 128 + SIGTERM);
+	ck_assert_ptr_nonnull(strstr(out, "\"interrupted\":\"SIGTERM\","));
+	ck_assert_ptr_nonnull(strstr(out, "\"ended_early\":null,"));
+	ck_assert(json_num(out, "messages") > 0);
+}
+END_TEST
+
+/* A target that resets every connection: the run that did not happen. */
+START_TEST(test_ended_early)
+{
+	static char	out[4096];
+	const char	*args[] = { "-q", "-c", "2", "-t", "5", NULL };
+	const char	*count[] = { "-q", "--json", "-c", "2", "-n", "1000",
+			    NULL };
+	int		rc;
+
+	start_corrupt("reset", "0");
+	rc = run_bench(out, sizeof out, 0, args);
+	ck_assert_int_eq(rc, 1);
+	ck_assert_msg(strstr(out, "ended early: every connection failed ") !=
+	    NULL && strstr(out, "before the measured time began") != NULL,
+	    "%s", out);
+	stop_server();
+
+	/* With -n: it says how many of the count came back. */
+	start_corrupt("close", "640");
+	rc = run_bench(out, sizeof out, 0, count);
+	stop_server();
+	ck_assert_int_eq(rc, 1);
+	ck_assert_ptr_nonnull(strstr(out, "after 20 of 1000 messages\""));
+	ck_assert(json_num(out, "messages") == 20);
+}
+END_TEST
+
 /* A server that echoes more than was sent fails the run. */
 START_TEST(test_double)
 {
@@ -692,6 +742,8 @@ benchmark_suite(void)
 	tcase_add_test(tc, test_reconnect);
 	tcase_add_test(tc, test_corrupt_counts);
 	tcase_add_test(tc, test_double);
+	tcase_add_test(tc, test_interrupted);
+	tcase_add_test(tc, test_ended_early);
 	tcase_add_test(tc, test_timeout);
 	tcase_add_test(tc, test_unreachable);
 	tcase_add_test(tc, test_usage);
