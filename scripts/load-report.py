@@ -157,6 +157,81 @@ def proc_sample(pid):
     return out
 
 
+def tree_pids(pid):
+    """pid and every live descendant of it (forks, pre-forked workers)."""
+    parent = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as f:
+                parent[int(name)] = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    tree, todo = [pid], [pid]
+    while todo:
+        p = todo.pop()
+        for child, ppid in parent.items():
+            if ppid == p:
+                tree.append(child)
+                todo.append(child)
+    return tree
+
+
+def tree_sample(pid):
+    """proc_sample() of each member of pid's process tree.
+
+    Keyed by (pid, start time), so a reused pid is a new member.  The
+    root's CPU includes what its reaped children used (cutime, cstime), so
+    that the CPU of a forking server's children counts once they are gone.
+    Threads are in their process's figures already.
+    """
+    out = {}
+    if pid is None:
+        return out
+    for p in tree_pids(pid):
+        try:
+            with open("/proc/%d/stat" % p) as f:
+                field = f.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        rec = proc_sample(p)
+        if rec["cpu"] is None:
+            continue
+        if p == pid:
+            rec["cpu"] += (int(field[13]) + int(field[14])) / CLK_TCK
+        out[(p, field[19])] = rec
+    return out
+
+
+def tree_cpu(before, after):
+    """CPU seconds the tree used between two tree_sample() readings.
+
+    Members alive at the end count their own; those that ended meanwhile
+    are in the root's reaped-children time.
+    """
+    return sum(rec["cpu"] - before.get(k, {}).get("cpu", 0)
+               for k, rec in after.items())
+
+
+def tree_wchar(before, seen):
+    """Bytes the tree wrote since before; seen: each member's last reading.
+
+    A member that ended was last read at most one poll before: what it
+    wrote after that is missed.
+    """
+    total = 0
+    for k, rec in seen.items():
+        if rec.get("wchar") is not None:
+            total += rec["wchar"] - (before.get(k, {}).get("wchar") or 0)
+    return total
+
+
+def tree_rss(tree):
+    """RSS bytes of a tree_sample(), all members."""
+    return sum(rec["rss"] or 0 for rec in tree.values()) if tree else None
+
+
 def count_fds(pid):
     """Descriptors pid has open, or None."""
     try:
@@ -166,14 +241,14 @@ def count_fds(pid):
 
 
 def settle(pid, limit=10.0):
-    """Wait (at most limit seconds) until pid has used no CPU for 0.1 s."""
+    """Wait (at most limit seconds) until pid's tree used no CPU for 0.1 s."""
     if pid is None:
         return
     deadline = time.monotonic() + limit
-    last = proc_sample(pid)["cpu"]
-    while last is not None and time.monotonic() < deadline:
+    last = tree_cpu({}, tree_sample(pid))
+    while time.monotonic() < deadline:
         time.sleep(0.1)
-        now = proc_sample(pid)["cpu"]
+        now = tree_cpu({}, tree_sample(pid))
         if now == last:
             return
         last = now
@@ -226,7 +301,8 @@ def merge(reports):
     if len(reports) == 1:
         return dict(reports[0])
     out = dict(reports[0])
-    for key in ("connections", "messages", "bytes", "held", "errors",
+    for key in ("connections", "messages", "messages_total", "bytes",
+                "held", "errors",
                 "connect_errors", "closed", "resets", "timeouts", "mismatches",
                 "msgs_per_sec", "mb_per_sec", "conns_per_sec"):
         out[key] = sum(r.get(key, 0) or 0 for r in reports)
@@ -258,7 +334,9 @@ def cmd_measure(args):
 
     hold = labels.get("mode") == "hold"
     settle(pid)
-    before = proc_sample(pid)
+    before = tree_sample(pid)
+    seen = dict(before)
+    members = len(before)
     fds_before = count_fds(pid) if hold else None
     load0 = children_cpu()
     others0 = process_cpu()
@@ -266,11 +344,14 @@ def cmd_measure(args):
     errs = [tempfile.TemporaryFile() for _ in cmds]
     procs = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=e)
              for c, e in zip(cmds, errs)]
-    rss_peak = before["rss"]
+    rss_peak = tree_rss(before)
     fds_max, rss_held = fds_before, None
     while any(p.poll() is None for p in procs):
         if pid is not None:
-            rss = proc_sample(pid)["rss"]
+            now = tree_sample(pid)
+            seen.update(now)
+            members = max(members, len(now))
+            rss = tree_rss(now)
             if rss is not None and (rss_peak is None or rss > rss_peak):
                 rss_peak = rss
             # Holding: the RSS at the last sample with the most descriptors
@@ -282,12 +363,15 @@ def cmd_measure(args):
         time.sleep(0.05)
     wall = time.monotonic() - t0
     # Everyone else's CPU meanwhile; the benchmark's is in our children's.
-    other = others_cpu(others0, process_cpu(), {os.getpid(), pid})
-    at_exit = proc_sample(pid)
+    at_exit = tree_sample(pid)
+    seen.update(at_exit)
+    other = others_cpu(others0, process_cpu(),
+                       {os.getpid()} | {k[0] for k in seen})
     # Closing thousands of connections takes the server a while: count it
     # here, not in the next run.
     settle(pid)
-    after = proc_sample(pid)
+    after = tree_sample(pid)
+    seen.update(after)
     load_cpu = children_cpu() - load0
     # Keep the benchmark's complaints, and the last one for the progress.
     last_err = ""
@@ -320,31 +404,44 @@ def cmd_measure(args):
                 "ok": len(reports) == len(cmds)})
     if reports:
         rec["bench"] = merge(reports)
-    if pid is not None and before["cpu"] is not None and after["cpu"] is not None:
-        cpu = after["cpu"] - before["cpu"]
+    if pid is not None and before and after:
+        # The whole process tree: a forking server's children do the work.
+        rec["server_procs"] = members
+        cpu = tree_cpu(before, after)
         rec["server_cpu_s"] = cpu
-        if at_exit["cpu"] is not None and wall:
-            rec["server_cpu_pct"] = 100.0 * (at_exit["cpu"] - before["cpu"]) / wall
+        if wall:
+            rec["server_cpu_pct"] = 100.0 * tree_cpu(before, at_exit) / wall
         size = int(labels.get("size", 0)) or None
-        if before["wchar"] is not None and after["wchar"] is not None and size:
-            # Messages the server echoed over the same span as its CPU time,
-            # warm-up, connects and teardown included.
-            msgs = (after["wchar"] - before["wchar"]) / size
-            rec["server_msgs"] = msgs
-            if msgs >= 1:
-                rec["server_us_per_msg"] = 1e6 * cpu / msgs
+        b = rec.get("bench") or {}
+        if b.get("messages_total") is not None:
+            # Every message echoed over the run, warm-up included: the span
+            # of the server's CPU time.  Counting the bytes the server wrote
+            # instead overcounts a server that pipes through a child
+            # (socat EXEC:cat writes each byte three times).
+            msgs = b["messages_total"]
+        elif size:
+            msgs = tree_wchar(before, seen) / size
+        else:
+            msgs = 0
+        rec["server_msgs"] = msgs
+        if msgs >= 1:
+            rec["server_us_per_msg"] = 1e6 * cpu / msgs
         b = rec.get("bench")
         if b and labels.get("mode") == "connect":
             conns = (b.get("conns_per_sec") or 0) * (b.get("seconds") or 0)
             if conns >= 1:
                 rec["server_us_per_conn"] = 1e6 * cpu / conns
-        rec["rss_before"] = before["rss"]
+        rec["rss_before"] = tree_rss(before)
         rec["rss_peak"] = rss_peak
-        if hold and rss_held is not None and before["rss"] is not None and \
+        # A server not started fresh (--target) has its heap grown already;
+        # one of several processes holds its connections in children, where
+        # the root's descriptors do not count them.
+        fresh = labels.get("kind") != "target"
+        if hold and fresh and members == 1 and rss_held is not None and \
                 fds_max > fds_before:
             rec["rss_held"] = rss_held
             rec["server_held"] = fds_max - fds_before
-            rec["mem_per_conn"] = (rss_held - before["rss"]) / \
+            rec["mem_per_conn"] = (rss_held - rec["rss_before"]) / \
                 (fds_max - fds_before)
     # What else ran meanwhile: other users of a shared machine show here.
     rec["other_cpu_pct"] = max(0.0, 100.0 * other / wall) if wall else None
@@ -612,10 +709,11 @@ def markdown(rows, servers, meta):
     out += [
         "",
         "Each figure is the median over the repeats of that figure.  "
-        "*CPU µs/msg* is the server's utime+stime (/proc/PID/stat) from "
+        "*CPU µs/msg* is the utime+stime (/proc/PID/stat) of the server's "
+        "whole process tree (threads, and children, live or reaped) from "
         "idle before a run until idle again after it (connects, warm-up "
-        "and closes included), divided by the messages it echoed in that "
-        "span (bytes it wrote, from /proc/PID/io, ÷ message size): unlike "
+        "and closes included), divided by the messages echoed in that "
+        "span (the benchmark's messages_total): unlike "
         "msgs/s it does not depend on the load generator keeping up.  "
         "*CPU µs/conn* (connect) divides the same CPU time by the "
         "connections made; both include the kernel's TCP work done in the "

@@ -269,6 +269,8 @@ if [ $pin -eq 1 ] && [ "$ncpu" -ge 2 ] && command -v taskset >/dev/null; then
 	load_pin=(taskset -c "$load_cpus")
 	threads=$((ncpu - 1))
 	pinning="servers on CPU 0, load on CPU $load_cpus (taskset), benchmark -T $threads"
+	# A --target runs wherever it was started.
+	[ -z "$target" ] || pinning="servers started here on CPU 0 (not the --target, which runs where it was started), load on CPU $load_cpus (taskset), benchmark -T $threads"
 	pinning_short="server CPU 0, load CPU $load_cpus"
 elif [ $pin -eq 1 ]; then
 	pinning="none: $ncpu CPU(s) or no taskset; server and load share CPUs"
@@ -431,7 +433,7 @@ run_point() {
 	done
 	"${load_pin[@]}" "$python" "$helper" measure --runs "$runs" --pid "${mpid[i]:-0}" \
 	    --stderr "$out/benchmark.stderr" \
-	    --label "server=${names[i]}" --label "test=$test" \
+	    --label "server=${names[i]}" --label "kind=${kinds[i]}" --label "test=$test" \
 	    --label "mode=$mode" --label "size=$size" --label "conns=$conns" \
 	    --label "depth=$depth" --label "rep=$rep" -- "${argv[@]}"
 }
@@ -478,7 +480,7 @@ for i in "${!names[@]}"; do
 	if [ "${kinds[i]}" != target ]; then
 		continue
 	elif [ -n "${mpid[i]}" ]; then
-		meta+=(--meta "note.${names[i]}=already running (pid ${mpid[i]}); its memory per connection is measured without a restart")
+		meta+=(--meta "note.${names[i]}=already running (pid ${mpid[i]}), neither started nor pinned here: its CPU and bytes are read from /proc, but it was not fresh for the hold point, so no memory per connection")
 	else
 		meta+=(--meta "note.${names[i]}=already running, its process not visible here: no CPU or memory figures")
 	fi

@@ -171,6 +171,8 @@ report_json(const struct bench_stats *st, double seconds)
 	    (unsigned long long)cf->rate,
 	    (unsigned long long)((cf->mode->flags & MODE_WINDOW) ? cf->window : 0),
 	    (unsigned long long)st->open_at_start);
+	printf("\"messages_total\":%llu,",
+	    (unsigned long long)st->messages_total);
 	printf("\"messages\":%llu,\"bytes\":%llu,\"seconds\":%.6f,"
 	    "\"msgs_per_sec\":%.3f,\"mb_per_sec\":%.6f,\"conns_per_sec\":%.3f,"
 	    "\"held\":%llu,",

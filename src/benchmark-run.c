@@ -358,6 +358,7 @@ bench_run(struct bench_stats *stats, double *seconds)
 
 		stats->messages += ts->messages;
 		stats->connect_errors += ts->connect_errors;
+		stats->messages_total += ts->messages_total;
 		stats->closed += ts->closed;
 		stats->resets += ts->resets;
 		stats->mismatched_bytes += ts->mismatched_bytes;

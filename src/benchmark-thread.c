@@ -19,6 +19,7 @@ void
 thread_count(struct bench_thread *thr, uint64_t n, uint64_t now)
 {
 	LIVE_ADD(thr->live.messages, n);
+	thr->stats.messages_total += n;
 	if (now < bench_clock.measure_ns || now >= bench_clock.end_ns)
 		return;
 	thr->stats.messages += n;

@@ -75,6 +75,7 @@ struct bench_config {
 /* What a run counted; per thread, then merged. */
 struct bench_stats {
 	uint64_t		 messages;	/* echoed right, in the window */
+	uint64_t		 messages_total;	/* warm-up and after too */
 	/* The rest over the whole run, warm-up included. */
 	uint64_t		 connect_errors;
 	uint64_t		 closed;	/* by the server (FIN) */

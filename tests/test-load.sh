@@ -66,10 +66,17 @@ check "bad usage exits 64" [ $status -eq 64 ]
 check "bad usage says one line" [ "$(wc -l <"$tmp/usage.out")" -eq 1 ]
 
 # The smoke matrix against the server and a --vs copy of it; at most 6
-# connections per benchmark process, so 10 connections take two.
-timeout 90 "$srcdir/scripts/load.sh" --matrix smoke --repeat 1 \
+# connections per benchmark process, so 10 connections take two.  With
+# socat, a forking server too (a child per connection, and cat under it):
+# its CPU is its whole process tree's.
+fork=()
+if command -v socat >/dev/null 2>&1; then
+	fork=(--vs "fork=socat TCP-LISTEN:{port},bind=127.0.0.1,fork,reuseaddr EXEC:cat")
+fi
+timeout 120 "$srcdir/scripts/load.sh" --matrix smoke --repeat 1 \
     --duration 0.3s --out "$tmp/out" --benchmark "$bench" --per-process 6 \
-    --vs "again=$server -q -l 127.0.0.1:{port}" >"$tmp/run.out" 2>&1
+    --vs "again=$server -q -l 127.0.0.1:{port}" "${fork[@]}" \
+    >"$tmp/run.out" 2>&1
 status=$?
 sed 's/^/# /' "$tmp/run.out"
 check "smoke run exits 0" [ $status -eq 0 ]
@@ -96,6 +103,27 @@ for server_name in evecho again; do
 	check "$server_name two processes held 10 connections" \
 	    col_is "$server_name,hold,hold,64,10,1" held 10
 done
+# Column col of the row for server,test,mode,size,conns,depth, or nothing.
+col_of() {
+	awk -F, -v key="$1" -v col="$2" '
+	    NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+	    ($1 "," $2 "," $3 "," $4 "," $5 "," $6) == key { print $(c[col]) }
+	    ' "$tmp/out/results.csv"
+}
+if [ ${#fork[@]} -gt 0 ]; then
+	# Its parent only accepts and forks: counting it alone gave 0.00
+	# us/msg, and counting the bytes it wrote (to cat as well) a third.
+	# A child per connection and a cat behind it cost more than evecho.
+	ev=$(col_of evecho,pingpong,pingpong,64,10,1 server_us_per_msg)
+	fk=$(col_of fork,pingpong,pingpong,64,10,1 server_us_per_msg)
+	echo "# CPU us/msg at 10 connections: evecho $ev, forking socat $fk"
+	check "forking server: CPU of its process tree" \
+	    awk -v e="$ev" -v f="$fk" 'BEGIN { exit !(e > 0 && f >= e) }'
+	check "forking server: no memory per connection claimed" \
+	    [ -z "$(col_of fork,hold,hold,64,10,1 mem_bytes_per_conn)" ]
+else
+	echo "# no socat: the forking-server checks are skipped"
+fi
 check "summary.md written" [ -s "$tmp/out/summary.md" ]
 for heading in "## Ping-pong" "## Pipelined" "## Stream" "## Connect" \
     "## Hold"; do
