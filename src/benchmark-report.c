@@ -9,6 +9,7 @@
 
 #include "benchmark.h"
 #include "exitcode.h"
+#include "log.h"
 
 static int	report_progress_shown;
 
@@ -78,6 +79,38 @@ report_cpu_percent(const struct bench_stats *st)
 	    st->wall_seconds : 0);
 }
 
+/*
+ * With --rate: the share of it reached, 0 to 1 (and more), or -1 without
+ * --rate or measured time.
+ */
+static double
+report_rate_reached(const struct bench_stats *st, double seconds)
+{
+	if (bench_config.rate == 0 || seconds <= 0)
+		return (-1);
+	return (report_rate(st->messages + st->mismatches, seconds) /
+	    (double)bench_config.rate);
+}
+
+/*
+ * Say on standard error when --rate was not reached (under 95%): the
+ * target or this machine could not keep up, and latency then counts the
+ * queue from when each message was due.
+ */
+void
+report_rate_warning(const struct bench_stats *st, double seconds)
+{
+	double	reached = report_rate_reached(st, seconds);
+
+	if (reached < 0 || reached >= 0.95)
+		return;
+	log_warnx("--rate %llu not reached: %.0f msg/s, %.1f%% of it; the "
+	    "target or this load generator could not keep up, and latency "
+	    "counts from when each message was due",
+	    (unsigned long long)bench_config.rate,
+	    reached * (double)bench_config.rate, reached * 100);
+}
+
 /* The report for a person. */
 void
 report_human(const struct bench_stats *st, double seconds)
@@ -113,8 +146,13 @@ report_human(const struct bench_stats *st, double seconds)
 		printf("  held        %llu of %llu connections\n",
 		    (unsigned long long)st->held, (unsigned long long)cf->conns);
 	} else {
-		printf("  messages    %llu, %.1f/s\n",
+		printf("  messages    %llu, %.1f/s",
 		    (unsigned long long)st->messages, mps);
+		if (report_rate_reached(st, seconds) >= 0)
+			printf(" (%.1f%% of --rate %llu)",
+			    report_rate_reached(st, seconds) * 100,
+			    (unsigned long long)cf->rate);
+		printf("\n");
 		printf("  throughput  %.3f MB/s echoed (MB = 1000000 bytes)\n",
 		    mps * (double)cf->size / 1e6);
 	}
@@ -182,6 +220,10 @@ report_json(const struct bench_stats *st, double seconds)
 	    (cf->mode->flags & MODE_RECYCLES) ? mps : 0.0,
 	    (unsigned long long)((cf->mode->flags & MODE_SETTLES) ? st->held : 0));
 	printf("\"cpu_percent\":%.1f,", report_cpu_percent(st));
+	if (report_rate_reached(st, seconds) >= 0)
+		printf("\"rate_reached\":%.4f,", report_rate_reached(st, seconds));
+	else
+		printf("\"rate_reached\":null,");
 	if (st->signal != 0)
 		printf("\"interrupted\":\"SIG%s\",", sigabbrev_np(st->signal));
 	else

@@ -100,6 +100,8 @@ bench_usage(void)
 "                           open for -t\n"
 "  -c, --connections=N      connections at once (default 10)\n"
 "  -s, --size=SIZE          message size in bytes; k, m suffixes (default 64)\n"
+"                           (counts -c, -n and --rate take k, m, g as\n"
+"                           powers of 1000: 10k, 1.5m)\n"
 "  -d, --depth=N            pingpong: messages in flight per connection\n"
 "                           (default 1)\n"
 "  -t, --time=DURATION      measure for DURATION: 10, 1.5s, 500ms, 2m\n"
@@ -108,7 +110,8 @@ bench_usage(void)
 "  -n, --count=N            instead of -t: exactly N messages in all, then stop\n"
 "      --rate=N             pingpong: open loop, N messages/s over all\n"
 "                           connections; latency counts from when each message\n"
-"                           was due, not when it could be sent\n"
+"                           was due, not when it could be sent; a warning\n"
+"                           says when under 95%% of N was reached\n"
 "      --window=SIZE        stream: unechoed bytes per connection (default 256k)\n"
 "      --source=ADDR        bind connections to ADDR (e.g. 127.0.0.2) before\n"
 "                           connecting; repeat to spread them round-robin\n"
@@ -315,7 +318,7 @@ bench_parse_args(int argc, char **argv)
 	    ":c:s:t:w:n:d:T:qhV", bench_options)) != -1) {
 		switch (ch) {
 		case 'c':
-			if (parse_uint(optarg, 1, 10000000, &cf->conns,
+			if (parse_count(optarg, 1, 10000000, &cf->conns,
 			    &cause) != 0)
 				BAD("-c");
 			break;
@@ -337,7 +340,7 @@ bench_parse_args(int argc, char **argv)
 			set_w = 1;
 			break;
 		case 'n':
-			if (parse_uint(optarg, 1, UINT64_MAX / 2, &cf->count,
+			if (parse_count(optarg, 1, UINT64_MAX / 2, &cf->count,
 			    &cause) != 0)
 				BAD("-n");
 			break;
@@ -359,7 +362,7 @@ bench_parse_args(int argc, char **argv)
 				    "pingpong, stream, connect or hold", optarg);
 			break;
 		case OPT_RATE:
-			if (parse_uint(optarg, 1, 1000000000, &cf->rate,
+			if (parse_count(optarg, 1, 1000000000, &cf->rate,
 			    &cause) != 0)
 				BAD("--rate");
 			break;
@@ -461,6 +464,7 @@ main(int argc, char **argv)
 
 	if (bench_run(&stats, &seconds) != 0)
 		exit(EXIT_ECHO_FAILED);
+	report_rate_warning(&stats, seconds);
 	if (bench_config.json)
 		report_json(&stats, seconds);
 	else

@@ -182,6 +182,7 @@ void		 report_progress(double, double, uint64_t, uint64_t,
 		     uint64_t, uint64_t, const char *);
 void		 report_progress_end(void);
 void		 report_human(const struct bench_stats *, double);
+void		 report_rate_warning(const struct bench_stats *, double);
 void		 report_json(const struct bench_stats *, double);
 int		 report_exit_status(const struct bench_stats *);
 

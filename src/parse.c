@@ -177,6 +177,69 @@ parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out,
 }
 
 /*
+ * A count with an optional decimal suffix, as rates and counts are written:
+ * 250, 100k (100,000), 1.5m (1,500,000), 2g.  A fraction needs a suffix and
+ * must come out whole.  Range-checked after scaling.
+ */
+int
+parse_count(const char *s, uint64_t min, uint64_t max, uint64_t *out,
+    char **cause)
+{
+	uint64_t	 v, frac = 0, fdiv = 1, mult = 1;
+	const char	*u;
+	int		 n;
+
+	n = parse_digits(s, &v);
+	if (n == 0)
+		goto bad;
+	if (n < 0)
+		goto range;
+	u = s + n;
+	if (*u == '.') {
+		for (u++; isdigit((unsigned char)*u) && fdiv < 1000000000;
+		    u++) {
+			frac = frac * 10 + (uint64_t)(*u - '0');
+			fdiv *= 10;
+		}
+		if (fdiv == 1)
+			goto bad;
+	}
+	switch (tolower((unsigned char)*u)) {
+	case '\0':
+		break;
+	case 'k':
+		mult = 1000;
+		break;
+	case 'm':
+		mult = 1000000;
+		break;
+	case 'g':
+		mult = 1000000000;
+		break;
+	default:
+		goto bad;
+	}
+	if (mult != 1)
+		u++;
+	if (*u != '\0' || (fdiv != 1 && (mult == 1 || frac * mult % fdiv != 0)))
+		goto bad;
+	if (v > (UINT64_MAX - mult) / mult)
+		goto range;
+	v = v * mult + frac * mult / fdiv;
+	if (v < min || v > max)
+		goto range;
+	*out = v;
+	return (0);
+bad:
+	cause_set(cause, "'%s' is not a count (like 500, 100k, 1.5m)", s);
+	return (-1);
+range:
+	cause_set(cause, "'%s' is out of range (%llu to %llu)", s,
+	    (unsigned long long)min, (unsigned long long)max);
+	return (-1);
+}
+
+/*
  * A byte count with an optional binary suffix: 512, 64k, 1m, 2G, 1MiB,
  * 10kb.  Range-checked after scaling.
  */

@@ -8,6 +8,8 @@ struct option;
 
 int	parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out,
 	    char **cause);
+int	parse_count(const char *s, uint64_t min, uint64_t max, uint64_t *out,
+	    char **cause);
 int	parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out,
 	    char **cause);
 int	parse_duration(const char *s, uint64_t min_us, uint64_t max_us,

@@ -302,6 +302,37 @@ START_TEST(test_rate)
 	 * tens of thousands.
 	 */
 	ck_assert(json_num(out, "messages") <= 1200 + 2);
+	ck_assert(json_num(out, "rate_reached") >= 0.9);
+}
+END_TEST
+
+/* A rate out of reach is said so, on stderr and in the JSON; 2k is 2000. */
+START_TEST(test_rate_unreached)
+{
+	static char		 out[4096];
+	const char		*args[] = { "-q", "--json", "-c", "1", "--rate",
+				    "10m", "-t", "0.3", "-w", "0", NULL };
+	const char		*slow[] = { "-q", "--json", "-c", "1", "--rate",
+				    "0.2k", "-t", "0.5", "-w", "0", NULL };
+	struct harness_proc	 p;
+	int64_t			 started = harness_now_ms();
+	int			 rc;
+
+	start_server();
+	spawn_bench(&p, 0, args);
+	rc = collect_bench(&p, started, out, sizeof out);
+	ck_assert_int_eq(rc, 0);		/* slow is not wrong */
+	ck_assert(json_num(out, "rate") == 10000000);
+	ck_assert(json_num(out, "rate_reached") < 0.95);
+	ck_assert_ptr_nonnull(strstr(p.err, "--rate 10000000 not reached: "));
+	/* Reached: no warning. */
+	started = harness_now_ms();
+	spawn_bench(&p, 0, slow);
+	rc = collect_bench(&p, started, out, sizeof out);
+	stop_server();
+	ck_assert_int_eq(rc, 0);
+	ck_assert(json_num(out, "rate") == 200);
+	ck_assert_ptr_null(strstr(p.err, "not reached"));
 }
 END_TEST
 
@@ -729,6 +760,7 @@ benchmark_suite(void)
 	tcase_add_test(tc, test_connect);
 	tcase_add_test(tc, test_hold);
 	tcase_add_test(tc, test_rate);
+	tcase_add_test(tc, test_rate_unreached);
 	tcase_add_test(tc, test_source);
 	tcase_add_test(tc, test_connect_phase);
 	suite_add_tcase(s, tc);

@@ -44,6 +44,48 @@ START_TEST(test_uint)
 }
 END_TEST
 
+/* parse_count: decimal suffixes, fractions that come out whole, junk. */
+START_TEST(test_count)
+{
+	uint64_t	 v;
+	char		*cause = NULL;
+
+	ck_assert_int_eq(parse_count("250", 1, UINT64_MAX, &v, NULL), 0);
+	ck_assert_uint_eq(v, 250);
+	ck_assert_int_eq(parse_count("100k", 1, UINT64_MAX, &v, NULL), 0);
+	ck_assert_uint_eq(v, 100000);
+	ck_assert_int_eq(parse_count("100K", 1, UINT64_MAX, &v, NULL), 0);
+	ck_assert_uint_eq(v, 100000);
+	ck_assert_int_eq(parse_count("1.5m", 1, UINT64_MAX, &v, NULL), 0);
+	ck_assert_uint_eq(v, 1500000);
+	ck_assert_int_eq(parse_count("2g", 1, UINT64_MAX, &v, NULL), 0);
+	ck_assert_uint_eq(v, 2000000000);
+	ck_assert_int_eq(parse_count("0.5k", 1, UINT64_MAX, &v, NULL), 0);
+	ck_assert_uint_eq(v, 500);
+	/* Not whole, no suffix for the fraction, junk, binary spellings. */
+	ck_assert_int_eq(parse_count("1.0001k", 1, UINT64_MAX, &v, NULL), -1);
+	ck_assert_int_eq(parse_count("1.5", 1, UINT64_MAX, &v, NULL), -1);
+	ck_assert_int_eq(parse_count("1.k", 1, UINT64_MAX, &v, NULL), -1);
+	ck_assert_int_eq(parse_count("10kb", 1, UINT64_MAX, &v, NULL), -1);
+	ck_assert_int_eq(parse_count("k", 1, UINT64_MAX, &v, NULL), -1);
+	ck_assert_int_eq(parse_count("", 1, UINT64_MAX, &v, NULL), -1);
+	ck_assert_int_eq(parse_count("-1k", 1, UINT64_MAX, &v, NULL), -1);
+	/* Range after scaling, and overflow. */
+	ck_assert_int_eq(parse_count("2k", 1, 1000, &v, &cause), -1);
+	ck_assert_str_eq(cause, "'2k' is out of range (1 to 1000)");
+	free(cause);
+	cause = NULL;
+	ck_assert_int_eq(parse_count("0", 1, 1000, &v, NULL), -1);
+	ck_assert_int_eq(parse_count("99999999999999999999", 1, UINT64_MAX,
+	    &v, NULL), -1);
+	ck_assert_int_eq(parse_count("18446744073709552g", 1, UINT64_MAX,
+	    &v, NULL), -1);
+	ck_assert_int_eq(parse_count("x", 1, 10, &v, &cause), -1);
+	ck_assert_str_eq(cause, "'x' is not a count (like 500, 100k, 1.5m)");
+	free(cause);
+}
+END_TEST
+
 /* parse_size: suffixes and their spellings, overflow, junk. */
 START_TEST(test_size)
 {
@@ -381,6 +423,7 @@ main(void)
 	TCase	*tc = tcase_create("parsers");
 
 	tcase_add_test(tc, test_uint);
+	tcase_add_test(tc, test_count);
 	tcase_add_test(tc, test_size);
 	tcase_add_test(tc, test_duration);
 	tcase_add_test(tc, test_duration_edges);
