@@ -191,6 +191,50 @@ report_human(const struct bench_stats *st, double seconds)
 	printf("\n");
 }
 
+/* s as a JSON string, quotes and escapes included. */
+static void
+report_json_string(const char *s)
+{
+	const unsigned char	*p;
+
+	putchar('"');
+	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+		if (*p == '"' || *p == '\\')
+			printf("\\%c", *p);
+		else if (*p < 0x20)
+			printf("\\u%04x", *p);
+		else
+			putchar(*p);
+	}
+	putchar('"');
+}
+
+/*
+ * The histogram itself, so that runs can be added up (--merge): its layout
+ * and the non-empty buckets as [index, count] pairs.
+ */
+static void
+report_json_hist(const struct hist *h)
+{
+	unsigned int	i;
+	int		first = 1;
+
+	printf("\"histogram\":{\"unit\":\"ns\",\"sub_bits\":%d,"
+	    "\"max_bits\":%d,\"count\":%llu,\"sum\":%llu,\"min\":%llu,"
+	    "\"max\":%llu,\"buckets\":[", HIST_SUB_BITS, HIST_MAX_BITS,
+	    (unsigned long long)h->count, (unsigned long long)h->sum,
+	    (unsigned long long)(h->count > 0 ? h->min : 0),
+	    (unsigned long long)h->max);
+	for (i = 0; i < HIST_BUCKETS; i++) {
+		if (h->buckets[i] == 0)
+			continue;
+		printf("%s[%u,%llu]", first ? "" : ",", i,
+		    (unsigned long long)h->buckets[i]);
+		first = 0;
+	}
+	printf("]}");
+}
+
 /* The report as one line of JSON. */
 void
 report_json(const struct bench_stats *st, double seconds)
@@ -199,11 +243,11 @@ report_json(const struct bench_stats *st, double seconds)
 	const struct hist		*h = &st->hist;
 	double				 mps = report_rate(st->messages, seconds);
 
-	/* target_name is an address we printed: no quotes or backslashes. */
-	printf("{\"mode\":\"%s\",\"target\":\"%s\",\"connections\":%llu,"
+	printf("{\"mode\":\"%s\",\"target\":", cf->mode->name);
+	report_json_string(cf->target_name);
+	printf(",\"connections\":%llu,"
 	    "\"size\":%llu,\"depth\":%llu,\"threads\":%d,\"rate\":%llu,"
 	    "\"window\":%llu,\"connections_open\":%llu,",
-	    cf->mode->name, cf->target_name,
 	    (unsigned long long)cf->conns, (unsigned long long)cf->size,
 	    (unsigned long long)cf->depth, cf->threads,
 	    (unsigned long long)cf->rate,
@@ -219,7 +263,9 @@ report_json(const struct bench_stats *st, double seconds)
 	    mps * (double)cf->size / 1e6,
 	    (cf->mode->flags & MODE_RECYCLES) ? mps : 0.0,
 	    (unsigned long long)((cf->mode->flags & MODE_SETTLES) ? st->held : 0));
-	printf("\"cpu_percent\":%.1f,", report_cpu_percent(st));
+	printf("\"cpu_percent\":%.1f,\"cpu_seconds\":%.6f,"
+	    "\"wall_seconds\":%.6f,", report_cpu_percent(st), st->cpu_seconds,
+	    st->wall_seconds);
 	if (report_rate_reached(st, seconds) >= 0)
 		printf("\"rate_reached\":%.4f,", report_rate_reached(st, seconds));
 	else
@@ -228,10 +274,11 @@ report_json(const struct bench_stats *st, double seconds)
 		printf("\"interrupted\":\"SIG%s\",", sigabbrev_np(st->signal));
 	else
 		printf("\"interrupted\":null,");
-	/* Our own sentence: no quotes or backslashes in it. */
-	if (st->ended_early[0] != '\0')
-		printf("\"ended_early\":\"%s\",", st->ended_early);
-	else
+	if (st->ended_early[0] != '\0') {
+		printf("\"ended_early\":");
+		report_json_string(st->ended_early);
+		printf(",");
+	} else
 		printf("\"ended_early\":null,");
 	printf("\"errors\":%llu,\"connect_errors\":%llu,\"closed\":%llu,"
 	    "\"resets\":%llu,\"timeouts\":%llu,\"other_errors\":%llu,"
@@ -253,7 +300,7 @@ report_json(const struct bench_stats *st, double seconds)
 		printf("\"first_mismatch\":null,");
 	printf("\"latency_us\":{\"samples\":%llu,\"min\":%.3f,\"mean\":%.3f,"
 	    "\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"p999\":%.3f,"
-	    "\"max\":%.3f}}\n",
+	    "\"max\":%.3f},",
 	    (unsigned long long)h->count,
 	    h->count > 0 ? report_us(h->min) : 0.0, hist_mean(h) / 1000.0,
 	    report_us(hist_percentile(h, 50)),
@@ -261,7 +308,25 @@ report_json(const struct bench_stats *st, double seconds)
 	    report_us(hist_percentile(h, 99)),
 	    report_us(hist_percentile(h, 99.9)),
 	    report_us(h->max));
+	report_json_hist(h);
+	printf("}\n");
 	fflush(stdout);
+}
+
+/*
+ * --hgrm: the latency distribution in HdrHistogram's text format, in
+ * milliseconds as wrk2 prints it, to f, which it closes.  0, or -1 with
+ * errno set.
+ */
+int
+report_hgrm(const struct hist *h, FILE *f)
+{
+	hist_write_hgrm(h, f, 1e6);
+	if (ferror(f) != 0) {
+		fclose(f);
+		return (-1);
+	}
+	return (fclose(f));
 }
 
 /*

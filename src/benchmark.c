@@ -39,13 +39,15 @@
 
 struct bench_config	 bench_config;
 
-static const char	*bench_progname = "evecho-benchmark";
+const char		*bench_progname = "evecho-benchmark";
 
 enum {
 	OPT_MODE = 256,
 	OPT_RATE,
 	OPT_JSON,
 	OPT_RECONNECT,
+	OPT_HGRM,
+	OPT_MERGE,
 	OPT_SOURCE,
 	OPT_TIMEOUT,
 	OPT_WINDOW,
@@ -64,6 +66,8 @@ static const struct option bench_options[] = {
 	{ "window",		required_argument,	NULL, OPT_WINDOW },
 	{ "json",		no_argument,		NULL, OPT_JSON },
 	{ "reconnect",		no_argument,		NULL, OPT_RECONNECT },
+	{ "hgrm",		required_argument,	NULL, OPT_HGRM },
+	{ "merge",		no_argument,		NULL, OPT_MERGE },
 	{ "quiet",		no_argument,		NULL, 'q' },
 	{ "source",		required_argument,	NULL, OPT_SOURCE },
 	{ "timeout",		required_argument,	NULL, OPT_TIMEOUT },
@@ -123,7 +127,13 @@ bench_usage(void)
 "                           it fails (10 ms, doubling to 1 s; a slot gives\n"
 "                           up after --timeout without one open), so a\n"
 "                           failover keeps its load; failures still count\n"
-"      --json               print the result as one line of JSON\n"
+"      --json               print the result as one line of JSON (with its\n"
+"                           latency histogram)\n"
+"      --hgrm=FILE          also write the latency distribution to FILE in\n"
+"                           HdrHistogram's .hgrm text format (milliseconds)\n"
+"      --merge FILE...      instead of a run: add up the --json results in\n"
+"                           FILEs (of several processes or machines) into\n"
+"                           one; percentiles from the added histograms\n"
 "  -q, --quiet              no progress line on standard error\n"
 "  -h, --help               show this help and exit\n"
 "  -V, --version            show the version and exit\n"
@@ -300,7 +310,7 @@ bench_parse_args(int argc, char **argv)
 	uint64_t		 v, nofile, ports, need;
 	char			*cause;
 	int			 ch, set_t = 0, set_w = 0, set_d = 0;
-	int			 set_window = 0;
+	int			 set_window = 0, set_other = 0;
 
 	cf->mode = bench_mode_default;
 	cf->target_spec = ADDR_DEFAULT_HOST ":" ADDR_DEFAULT_PORT;
@@ -316,6 +326,9 @@ bench_parse_args(int argc, char **argv)
 #define BAD(opt) usage_error(bench_progname, "%s: %s", opt, cause)
 	while ((ch = parse_getopt(bench_progname, argc, argv,
 	    ":c:s:t:w:n:d:T:qhV", bench_options)) != -1) {
+		if (ch != OPT_JSON && ch != 'q' && ch != OPT_HGRM &&
+		    ch != OPT_MERGE)
+			set_other = 1;
 		switch (ch) {
 		case 'c':
 			if (parse_count(optarg, 1, 10000000, &cf->conns,
@@ -380,6 +393,21 @@ bench_parse_args(int argc, char **argv)
 			    &cf->timeout_us, &cause) != 0)
 				BAD("--timeout");
 			break;
+		case OPT_HGRM:
+			/* Opened now, so a bad path fails before the run. */
+			if (*optarg == '\0')
+				usage_error(bench_progname, "--hgrm: no file "
+				    "name");
+			if (cf->hgrm_file != NULL)
+				fclose(cf->hgrm_file);
+			if ((cf->hgrm_file = fopen(optarg, "w")) == NULL)
+				usage_error(bench_progname, "--hgrm: cannot "
+				    "write '%s': %s", optarg, strerror(errno));
+			cf->hgrm = optarg;
+			break;
+		case OPT_MERGE:
+			cf->merge = 1;
+			break;
 		case OPT_RECONNECT:
 			cf->reconnect = 1;
 			break;
@@ -398,6 +426,18 @@ bench_parse_args(int argc, char **argv)
 		}
 	}
 #undef BAD
+	if (cf->merge) {
+		/* The arguments are result files; nothing is run. */
+		if (set_other)
+			usage_error(bench_progname, "--merge takes only --json, "
+			    "--hgrm, -q and result files");
+		if (optind == argc)
+			usage_error(bench_progname, "--merge: no result files");
+		cf->merge_files = argv + optind;
+		cf->nmerge = argc - optind;
+		cf->warmup_us = 0;
+		return;
+	}
 	if (optind < argc)
 		cf->target_spec = argv[optind++];
 	if (optind < argc)
@@ -458,13 +498,20 @@ main(int argc, char **argv)
 
 	bench_parse_args(argc, argv);
 	log_init(bench_progname, LOG_LEVEL_INFO);
-	signal(SIGPIPE, SIG_IGN);
-	pattern_init();
-	bench_pick_target();
-
-	if (bench_run(&stats, &seconds) != 0)
-		exit(EXIT_ECHO_FAILED);
-	report_rate_warning(&stats, seconds);
+	if (bench_config.merge)
+		bench_merge(bench_config.merge_files, bench_config.nmerge,
+		    &stats, &seconds);
+	else {
+		signal(SIGPIPE, SIG_IGN);
+		pattern_init();
+		bench_pick_target();
+		if (bench_run(&stats, &seconds) != 0)
+			exit(EXIT_ECHO_FAILED);
+		report_rate_warning(&stats, seconds);
+	}
+	if (bench_config.hgrm_file != NULL &&
+	    report_hgrm(&stats.hist, bench_config.hgrm_file) != 0)
+		log_warn("--hgrm: cannot write %s", bench_config.hgrm);
 	if (bench_config.json)
 		report_json(&stats, seconds);
 	else

@@ -7,6 +7,7 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "addr.h"
 #include "hist.h"
@@ -67,6 +68,11 @@ struct bench_config {
 	uint64_t		 window;
 	uint64_t		 timeout_us;
 	int			 reconnect;	/* reopen a slot after a failure */
+	const char		*hgrm;		/* --hgrm FILE, or NULL */
+	FILE			*hgrm_file;
+	int			 merge;		/* --merge: add up results */
+	char *const		*merge_files;
+	int			 nmerge;
 	int			 threads;
 	int			 json;
 	int			 quiet;
@@ -158,12 +164,17 @@ struct bench_clock {
 	__atomic_load_n(&(field), __ATOMIC_RELAXED)
 
 extern struct bench_config	 bench_config;
+extern const char		*bench_progname;
 extern struct bench_clock	 bench_clock;
 extern int			 bench_stop;
 extern int			 bench_go;	/* every connection is open */
 
 /* benchmark.c */
 uint64_t	 bench_now(void);
+
+/* benchmark-merge.c */
+void		 bench_merge(char *const [], int, struct bench_stats *,
+		     double *);
 
 /* benchmark-mode.c */
 const struct bench_mode_ops *bench_mode_find(const char *);
@@ -183,6 +194,7 @@ void		 report_progress(double, double, uint64_t, uint64_t,
 void		 report_progress_end(void);
 void		 report_human(const struct bench_stats *, double);
 void		 report_rate_warning(const struct bench_stats *, double);
+int		 report_hgrm(const struct hist *, FILE *);
 void		 report_json(const struct bench_stats *, double);
 int		 report_exit_status(const struct bench_stats *);
 

@@ -5,7 +5,9 @@
  * benchmark can afford one per message.  Histograms kept per thread are
  * merged by adding their buckets.
  */
+#include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "hist.h"
@@ -120,4 +122,60 @@ double
 hist_mean(const struct hist *h)
 {
 	return (h->count == 0 ? 0.0 : (double)h->sum / (double)h->count);
+}
+
+/*
+ * Write h as HdrHistogram's percentile distribution text (the .hgrm that
+ * wrk2 prints and HdrHistogram's plotters read), values divided by unit
+ * (1e6: milliseconds).  Percentiles are reported five times per halving of
+ * the distance to 100%, as HdrHistogram does; each line gives the value,
+ * the share of values at or below it, their count and 1/(1 - share).
+ */
+void
+hist_write_hgrm(const struct hist *h, FILE *f, double unit)
+{
+	uint64_t	seen = 0, low, width, v;
+	double		p = 0, share, var = 0, mean = hist_mean(h), mid, half;
+	unsigned int	i = 0, used = 0;
+
+	fprintf(f, "%12s %14s %10s %14s\n\n", "Value", "Percentile",
+	    "TotalCount", "1/(1-Percentile)");
+	for (i = 0; i < HIST_BUCKETS; i++) {
+		if (h->buckets[i] == 0)
+			continue;
+		used++;
+		low = hist_bucket_low(i, &width);
+		mid = (double)low + (double)width / 2 - mean;
+		var += mid * mid * (double)h->buckets[i];
+	}
+	for (i = 0; h->count > 0 && i < HIST_BUCKETS; i++) {
+		seen += h->buckets[i];
+		if (h->buckets[i] == 0 || (double)seen * 100 <
+		    p * (double)h->count)
+			continue;
+		low = hist_bucket_low(i, &width);
+		v = low + width - 1;		/* the bucket's highest value */
+		if (v > h->max || seen == h->count)
+			v = h->max;
+		share = (double)seen / (double)h->count;
+		if (seen == h->count) {
+			fprintf(f, "%12.3f %14.12f %10llu\n", (double)v / unit,
+			    1.0, (unsigned long long)seen);
+			break;
+		}
+		fprintf(f, "%12.3f %14.12f %10llu %14.2f\n", (double)v / unit,
+		    share, (unsigned long long)seen, 1 / (1 - share));
+		/* The next percentile to report: past this one. */
+		while (p <= share * 100) {
+			half = pow(2, floor(log2(100 / (100 - p))) + 1);
+			p += 100 / (5 * half);
+		}
+	}
+	fprintf(f, "#[Mean    = %12.3f, StdDeviation   = %12.3f]\n",
+	    mean / unit, h->count > 0 ? sqrt(var / (double)h->count) / unit :
+	    0.0);
+	fprintf(f, "#[Max     = %12.3f, Total count    = %12llu]\n",
+	    (double)h->max / unit, (unsigned long long)h->count);
+	fprintf(f, "#[Buckets = %12u, SubBuckets     = %12d]\n", used,
+	    HIST_SUB_COUNT);
 }

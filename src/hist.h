@@ -3,6 +3,7 @@
 #define EVECHO_HIST_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 /*
  * Log-linear buckets over nanoseconds: values below 2^HIST_SUB_BITS are
@@ -30,5 +31,6 @@ void		hist_record(struct hist *, uint64_t);
 void		hist_merge(struct hist *, const struct hist *);
 uint64_t	hist_percentile(const struct hist *, double);
 double		hist_mean(const struct hist *);
+void		hist_write_hgrm(const struct hist *, FILE *, double);
 
 #endif

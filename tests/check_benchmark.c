@@ -175,7 +175,7 @@ assert_clean(int rc, const char *out)
 
 START_TEST(test_pingpong)
 {
-	static char	out[4096];
+	static char	out[65536];
 	const char	*args[] = { "-q", "--json", "-c", "4", "-t", "0.5",
 			    "-w", "0.1", NULL };
 	int		rc;
@@ -198,7 +198,7 @@ END_TEST
 /* -n gives exactly n messages, over depth, threads and odd sizes. */
 START_TEST(test_count)
 {
-	static char	out[4096];
+	static char	out[65536];
 	const char	*a1[] = { "-q", "--json", "-c", "3", "-d", "4",
 			    "-n", "1001", NULL };
 	const char	*a2[] = { "-q", "--json", "-c", "5", "-T", "2",
@@ -222,7 +222,7 @@ END_TEST
 
 START_TEST(test_stream)
 {
-	static char	out[4096];
+	static char	out[65536];
 	const char	*a1[] = { "-q", "--json", "--mode", "stream", "-c", "2",
 			    "-s", "1k", "--window", "64k", "-t", "0.5", "-w",
 			    "0.1", NULL };
@@ -245,7 +245,7 @@ END_TEST
 
 START_TEST(test_connect)
 {
-	static char	out[4096];
+	static char	out[65536];
 	const char	*a1[] = { "-q", "--json", "--mode", "connect", "-c", "2",
 			    "-t", "0.5", "-w", "0.1", NULL };
 	const char	*a2[] = { "-q", "--json", "--mode", "connect", "-c", "3",
@@ -267,7 +267,7 @@ END_TEST
 
 START_TEST(test_hold)
 {
-	static char	out[4096];
+	static char	out[65536];
 	const char	*args[] = { "-q", "--json", "--mode", "hold", "-c", "40",
 			    "-T", "2", "-t", "0.5", NULL };
 	int		rc;
@@ -285,7 +285,7 @@ END_TEST
 /* Open loop: never more than the schedule allows. */
 START_TEST(test_rate)
 {
-	static char	out[4096];
+	static char	out[65536];
 	const char	*args[] = { "-q", "--json", "-c", "2", "--rate", "2000",
 			    "-t", "0.5", "-w", "0.1", NULL };
 	int		rc;
@@ -309,7 +309,7 @@ END_TEST
 /* A rate out of reach is said so, on stderr and in the JSON; 2k is 2000. */
 START_TEST(test_rate_unreached)
 {
-	static char		 out[4096];
+	static char		 out[65536];
 	const char		*args[] = { "-q", "--json", "-c", "1", "--rate",
 				    "10m", "-t", "0.3", "-w", "0", NULL };
 	const char		*slow[] = { "-q", "--json", "-c", "1", "--rate",
@@ -345,7 +345,7 @@ END_TEST
  */
 START_TEST(test_connect_phase)
 {
-	static char		 out[4096];
+	static char		 out[65536];
 	static unsigned char	 buf[65536];
 	const char		*args[] = { "-q", "--json", "-c", "4", "-n", "40",
 				    NULL };
@@ -435,7 +435,7 @@ END_TEST
 /* --source binds connections to other loopback addresses. */
 START_TEST(test_source)
 {
-	static char	out[4096];
+	static char	out[65536];
 	const char	*args[] = { "-q", "--json", "-c", "4", "-n", "400",
 			    "--source", "127.0.0.2", "--source", "127.0.0.3",
 			    NULL };
@@ -452,7 +452,7 @@ END_TEST
 /* A flipped byte is caught at its offset, and the run fails. */
 START_TEST(test_corrupt_flip)
 {
-	static char	out[4096];
+	static char	out[65536];
 	const char	*args[] = { "-q", "--json", "-c", "2", "-s", "100",
 			    "-t", "0.3", "-w", "0", NULL };
 	int		rc;
@@ -470,7 +470,7 @@ END_TEST
 /* Without --json too: the mismatch is reported and the status is 1. */
 START_TEST(test_corrupt_human)
 {
-	static char	out[4096];
+	static char	out[65536];
 	const char	*args[] = { "-q", "--mode", "stream", "-c", "1",
 			    "-t", "0.3", "-w", "0", NULL };
 	int		rc;
@@ -487,7 +487,7 @@ END_TEST
 /* A server that closes mid-run (FIN): counted as closed; exit 1. */
 START_TEST(test_closed)
 {
-	static char	out[4096];
+	static char	out[65536];
 	const char	*args[] = { "-q", "--json", "-c", "3", "-t", "0.3",
 			    "-w", "0", NULL };
 	int		rc;
@@ -508,7 +508,7 @@ END_TEST
 /* A server that resets mid-run: counted as resets, apart from closes. */
 START_TEST(test_reset)
 {
-	static char	out[4096];
+	static char	out[65536];
 	const char	*args[] = { "-q", "--json", "-c", "3", "-t", "0.3",
 			    "-w", "0", NULL };
 	int		rc;
@@ -526,7 +526,7 @@ END_TEST
 /* --reconnect: each slot opens again after the close and goes on. */
 START_TEST(test_reconnect)
 {
-	static char	out[4096];
+	static char	out[65536];
 	const char	*args[] = { "-q", "--json", "-c", "3", "-t", "0.5",
 			    "-w", "0", "--reconnect", NULL };
 	int		rc;
@@ -549,7 +549,7 @@ END_TEST
  */
 START_TEST(test_corrupt_counts)
 {
-	static char		 out[4096];
+	static char		 out[65536];
 	const char		*args[] = { "--json", "-c", "2", "-s", "100",
 				    "-t", "1.2", "-w", "0", NULL };
 	struct harness_proc	 p;
@@ -578,7 +578,7 @@ END_TEST
 /* SIGTERM mid-run: the figures so far, marked interrupted; 128 + 15. */
 START_TEST(test_interrupted)
 {
-	static char		 out[4096];
+	static char		 out[65536];
 	const char		*args[] = { "-q", "--json", "-c", "2", "-t", "10",
 				    "-w", "0", NULL };
 	struct harness_proc	 p;
@@ -601,7 +601,7 @@ END_TEST
 /* A target that resets every connection: the run that did not happen. */
 START_TEST(test_ended_early)
 {
-	static char	out[4096];
+	static char	out[65536];
 	const char	*args[] = { "-q", "-c", "2", "-t", "5", NULL };
 	const char	*count[] = { "-q", "--json", "-c", "2", "-n", "1000",
 			    NULL };
@@ -625,10 +625,83 @@ START_TEST(test_ended_early)
 }
 END_TEST
 
+/* Write text to a new temporary file; its path is in path. */
+static void
+write_temp(char *path, size_t size, const char *text)
+{
+	int	fd;
+
+	snprintf(path, size, "/tmp/check_benchmark.XXXXXX");
+	ck_assert_int_ge(fd = mkstemp(path), 0);
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+}
+
+/*
+ * --merge adds results up: counts summed, percentiles from the added
+ * histograms (one file merged alone gives its own figures back), and a
+ * file that is not a result, or of another mode, is a usage error.
+ */
+START_TEST(test_merge)
+{
+	static char	 a[65536], b[65536], m[65536], s[65536];
+	char		 pa[64], pb[64], ps[64], pbad[64];
+	const char	*ra[] = { "-q", "--json", "-c", "2", "-t", "0.3", "-w",
+			    "0", NULL };
+	const char	*rb[] = { "-q", "--json", "-c", "3", "-n", "3000", NULL };
+	const char	*rs[] = { "-q", "--json", "--mode", "stream", "-c", "1",
+			    "-t", "0.2", "-w", "0", NULL };
+	const char	*two[] = { "--json", "--merge", pa, pb, NULL };
+	const char	*one[] = { "--json", "--merge", pa, NULL };
+	const char	*bad[] = { "--json", "--merge", pa, pbad, NULL };
+	const char	*mixed[] = { "--json", "--merge", pa, ps, NULL };
+	const char	*extra[] = { "--merge", "-c", "2", pa, NULL };
+	const char	*keys[] = { "samples", "p50", "p90", "p99", "p999",
+			    "min", "max", "mean", NULL };
+	int		 i;
+
+	start_server();
+	ck_assert_int_eq(run_bench(a, sizeof a, 0, ra), 0);
+	ck_assert_int_eq(run_bench(b, sizeof b, 0, rb), 0);
+	ck_assert_int_eq(run_bench(s, sizeof s, 0, rs), 0);
+	stop_server();
+	write_temp(pa, sizeof pa, a);
+	write_temp(pb, sizeof pb, b);
+	write_temp(ps, sizeof ps, s);
+	write_temp(pbad, sizeof pbad, "{\"mode\":\"pingpong\"}\nnot json\n");
+
+	ck_assert_int_eq(run_bench(m, sizeof m, 1, two), 0);
+	ck_assert(json_num(m, "connections") == 5);
+	ck_assert(json_num(m, "messages") ==
+	    json_num(a, "messages") + json_num(b, "messages"));
+	ck_assert(json_num(m, "samples") ==
+	    json_num(a, "samples") + json_num(b, "samples"));
+	ck_assert(json_num(m, "errors") == 0);
+	ck_assert(json_num(m, "p99") >= json_num(a, "p50"));
+
+	ck_assert_int_eq(run_bench(m, sizeof m, 1, one), 0);
+	for (i = 0; keys[i] != NULL; i++)
+		ck_assert_msg(json_num(m, keys[i]) == json_num(a, keys[i]),
+		    "%s: merged %f, alone %f", keys[i], json_num(m, keys[i]),
+		    json_num(a, keys[i]));
+
+	ck_assert_int_eq(run_bench(m, sizeof m, 1, bad), 64);
+	ck_assert_int_eq(run_bench(m, sizeof m, 1, mixed), 64);
+	ck_assert_int_eq(run_bench(m, sizeof m, 1, extra), 64);
+	/* An --hgrm that cannot be written fails before any run. */
+	ck_assert_int_eq(run_bench(m, sizeof m, 1, (const char *const[]){
+	    "--hgrm", "/nonexistent/x.hgrm", "127.0.0.1:1", NULL }), 64);
+	unlink(pa);
+	unlink(pb);
+	unlink(ps);
+	unlink(pbad);
+}
+END_TEST
+
 /* A server that echoes more than was sent fails the run. */
 START_TEST(test_double)
 {
-	static char	out[4096];
+	static char	out[65536];
 	const char	*args[] = { "-q", "--json", "-c", "2", "-t", "0.3",
 			    "-w", "0", NULL };
 	int		rc;
@@ -651,7 +724,7 @@ END_TEST
 /* A server that stops echoing: counted as timeouts; exit 1. */
 START_TEST(test_timeout)
 {
-	static char	out[4096];
+	static char	out[65536];
 	const char	*args[] = { "-q", "--json", "-c", "2", "-t", "1",
 			    "-w", "0", "--timeout", "0.3", NULL };
 	int		rc;
@@ -668,7 +741,7 @@ END_TEST
 /* Nobody listening: a clear message and exit 2 (as evecho-cli), no report. */
 START_TEST(test_unreachable)
 {
-	static char	out[4096];
+	static char	out[65536];
 	const char	*args[] = { "-q", "--json", "-t", "1", NULL };
 	const char	*unknown[] = { "-q", "-t", "1", "nosuch.invalid:7",
 	    NULL };
@@ -763,6 +836,7 @@ benchmark_suite(void)
 	tcase_add_test(tc, test_rate_unreached);
 	tcase_add_test(tc, test_source);
 	tcase_add_test(tc, test_connect_phase);
+	tcase_add_test(tc, test_merge);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("failures");

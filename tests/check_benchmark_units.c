@@ -160,6 +160,58 @@ fill(unsigned char *buf, uint64_t conn, uint64_t off, size_t len)
 }
 
 /* The right bytes pass; one flipped byte is found, at its offset. */
+/*
+ * The .hgrm text: HdrHistogram's header, then value, percentile, count and
+ * 1/(1-p) lines rising to the last value at 1.0, then the summary lines.
+ */
+START_TEST(test_hist_hgrm)
+{
+	char		*text = NULL, *line, *save;
+	size_t		 len = 0;
+	FILE		*f;
+	double		 value, pct, inv, last_value = -1, last_pct = -1;
+	unsigned long long count, last_count = 0;
+	int		 rows = 0, n;
+	uint64_t	 v;
+
+	hist_reset(&h);
+	for (v = 1; v <= 1000; v++)
+		hist_record(&h, v * 1000);	/* 1 us to 1 ms */
+	ck_assert_ptr_nonnull(f = open_memstream(&text, &len));
+	hist_write_hgrm(&h, f, 1e6);
+	fclose(f);
+	line = strtok_r(text, "\n", &save);
+	ck_assert_msg(line != NULL && strstr(line, "Value") != NULL &&
+	    strstr(line, "Percentile") != NULL &&
+	    strstr(line, "TotalCount") != NULL, "header: %s", line);
+	while ((line = strtok_r(NULL, "\n", &save)) != NULL && line[0] != '#') {
+		n = sscanf(line, "%lf %lf %llu %lf", &value, &pct, &count, &inv);
+		ck_assert_msg(n == 4 || n == 3, "line: %s", line);
+		ck_assert(value >= last_value && pct > last_pct &&
+		    count > last_count);
+		if (n == 4)
+			ck_assert(fabs(inv - 1 / (1 - pct)) < 0.01 * inv + 0.01);
+		last_value = value;
+		last_pct = pct;
+		last_count = count;
+		rows++;
+	}
+	/* Every value counted, the last at 1 ms and 100%. */
+	ck_assert_uint_eq(last_count, 1000);
+	ck_assert(fabs(last_pct - 1.0) < 1e-12);
+	ck_assert(fabs(last_value - 1.0) < 1e-9);
+	/* Five per halving: about 5 * log2(1000) lines, not one per bucket. */
+	ck_assert_msg(rows >= 20 && rows <= 80, "%d rows", rows);
+	ck_assert_ptr_nonnull(line);
+	ck_assert_msg(strncmp(line, "#[Mean    =        0.500", 24) == 0,
+	    "%s", line);
+	line = strtok_r(NULL, "\n", &save);
+	ck_assert_msg(line != NULL && strstr(line, "#[Max     =        1.000, "
+	    "Total count    =         1000]") != NULL, "%s", line);
+	free(text);
+}
+END_TEST
+
 START_TEST(test_pattern_flip)
 {
 	static unsigned char	buf[100000];
@@ -251,6 +303,7 @@ units_suite(void)
 
 	tc = tcase_create("hist");
 	tcase_add_test(tc, test_hist_constant);
+	tcase_add_test(tc, test_hist_hgrm);
 	tcase_add_test(tc, test_hist_uniform);
 	tcase_add_test(tc, test_hist_two_point);
 	tcase_add_test(tc, test_hist_precision);
