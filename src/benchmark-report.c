@@ -235,6 +235,22 @@ report_json_hist(const struct hist *h)
 	printf("]}");
 }
 
+/* "latency_us":{...} of h, for the result and each interval. */
+void
+report_json_latency(const struct hist *h)
+{
+	printf("\"latency_us\":{\"samples\":%llu,\"min\":%.3f,\"mean\":%.3f,"
+	    "\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"p999\":%.3f,"
+	    "\"max\":%.3f}",
+	    (unsigned long long)h->count,
+	    h->count > 0 ? report_us(h->min) : 0.0, hist_mean(h) / 1000.0,
+	    report_us(hist_percentile(h, 50)),
+	    report_us(hist_percentile(h, 90)),
+	    report_us(hist_percentile(h, 99)),
+	    report_us(hist_percentile(h, 99.9)),
+	    report_us(h->max));
+}
+
 /* The report as one line of JSON. */
 void
 report_json(const struct bench_stats *st, double seconds)
@@ -243,7 +259,8 @@ report_json(const struct bench_stats *st, double seconds)
 	const struct hist		*h = &st->hist;
 	double				 mps = report_rate(st->messages, seconds);
 
-	printf("{\"mode\":\"%s\",\"target\":", cf->mode->name);
+	printf("{\"type\":\"result\",\"mode\":\"%s\",\"target\":",
+	    cf->mode->name);
 	report_json_string(cf->target_name);
 	printf(",\"connections\":%llu,"
 	    "\"size\":%llu,\"depth\":%llu,\"threads\":%d,\"rate\":%llu,"
@@ -298,16 +315,8 @@ report_json(const struct bench_stats *st, double seconds)
 		    (unsigned long long)st->first_bad_offset);
 	} else
 		printf("\"first_mismatch\":null,");
-	printf("\"latency_us\":{\"samples\":%llu,\"min\":%.3f,\"mean\":%.3f,"
-	    "\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"p999\":%.3f,"
-	    "\"max\":%.3f},",
-	    (unsigned long long)h->count,
-	    h->count > 0 ? report_us(h->min) : 0.0, hist_mean(h) / 1000.0,
-	    report_us(hist_percentile(h, 50)),
-	    report_us(hist_percentile(h, 90)),
-	    report_us(hist_percentile(h, 99)),
-	    report_us(hist_percentile(h, 99.9)),
-	    report_us(h->max));
+	report_json_latency(h);
+	printf(",");
 	report_json_hist(h);
 	printf("}\n");
 	fflush(stdout);

@@ -28,6 +28,7 @@
 struct bench_clock	 bench_clock;
 int			 bench_stop;
 int			 bench_go;
+uint64_t		 bench_interval;
 
 struct run_state {
 	struct event_base	*base;
@@ -38,6 +39,11 @@ struct run_state {
 	uint64_t		 stop_ns;
 	uint64_t		 hold_ns;	/* hold: when all were checked */
 	uint64_t		 next_progress_ns;
+	/* --json-stream: the interval being handed over, and its figures. */
+	uint64_t		 next_interval_ns;
+	uint64_t		 interval_epoch;	/* 0: none asked for */
+	uint64_t		 interval_start_ns, interval_end_ns;
+	uint64_t		 interval_counts[3], interval_last[3];
 	uint64_t		 last_messages;
 	uint64_t		 last_ns;
 };
@@ -145,6 +151,101 @@ run_progress(struct run_state *rs, uint64_t now)
 	    open, held, errors, mismatches, phase);
 }
 
+/* Messages, errors and mismatches so far, every thread's. */
+static void
+run_live_counts(struct run_state *rs, uint64_t counts[3])
+{
+	int	i;
+
+	counts[0] = counts[1] = counts[2] = 0;
+	for (i = 0; i < bench_config.threads; i++) {
+		counts[0] += LIVE_GET(rs->threads[i].live.messages);
+		counts[1] += LIVE_GET(rs->threads[i].live.errors);
+		counts[2] += LIVE_GET(rs->threads[i].live.mismatches);
+	}
+}
+
+/* The phase the run is in, as the interval stream names it. */
+static const char *
+run_phase(struct run_state *rs, uint64_t now)
+{
+	if (!LIVE_GET(bench_go) ||
+	    ((bench_config.mode->flags & MODE_SETTLES) && rs->hold_ns == 0))
+		return ("connecting");
+	if (now < bench_clock.measure_ns)
+		return ("warm-up");
+	return ("measuring");
+}
+
+/*
+ * --json-stream: each --interval, ask every worker for its interval's
+ * histogram (bench_interval), and once all have handed theirs over (a
+ * tick or two later), print one line with the interval's counts and
+ * latency.  Workers that have finished have nothing more to give.
+ */
+static void
+run_interval(struct run_state *rs, uint64_t now)
+{
+	struct bench_thread	*thr;
+	struct hist		*h;
+	double			 secs;
+	uint64_t		 size = bench_config.size;
+	int			 i;
+
+	if (rs->interval_epoch == 0) {
+		if (now < rs->next_interval_ns)
+			return;
+		rs->interval_epoch = bench_interval + 1;
+		__atomic_store_n(&bench_interval, rs->interval_epoch,
+		    __ATOMIC_RELEASE);
+		rs->interval_end_ns = now;
+		run_live_counts(rs, rs->interval_counts);
+		return;
+	}
+	for (i = 0; i < bench_config.threads; i++) {
+		thr = &rs->threads[i];
+		if (!LIVE_GET(thr->live.finished) && __atomic_load_n(
+		    &thr->live.interval_done, __ATOMIC_ACQUIRE) !=
+		    rs->interval_epoch)
+			return;
+	}
+	if ((h = malloc(sizeof *h)) == NULL)
+		fatal("malloc");
+	hist_reset(h);
+	for (i = 0; i < bench_config.threads; i++) {
+		thr = &rs->threads[i];
+		if (thr->live.interval_done == rs->interval_epoch)
+			hist_merge(h, &thr->ihist[thr->icur ^ 1]);
+	}
+	secs = (double)(rs->interval_end_ns - rs->interval_start_ns) / 1e9;
+	for (i = 0; i < 3; i++)
+		rs->interval_last[i] = rs->interval_counts[i] -
+		    rs->interval_last[i];
+	printf("{\"type\":\"interval\",\"t\":%.3f,\"seconds\":%.3f,"
+	    "\"phase\":\"%s\",\"messages\":%llu,\"bytes\":%llu,"
+	    "\"msgs_per_sec\":%.1f,\"mb_per_sec\":%.6f,\"errors\":%llu,"
+	    "\"mismatches\":%llu,",
+	    (double)(rs->interval_end_ns - rs->begin_ns) / 1e9, secs,
+	    run_phase(rs, rs->interval_end_ns),
+	    (unsigned long long)rs->interval_last[0],
+	    (unsigned long long)(rs->interval_last[0] * size),
+	    secs > 0 ? (double)rs->interval_last[0] / secs : 0.0,
+	    secs > 0 ? (double)(rs->interval_last[0] * size) / secs / 1e6 : 0.0,
+	    (unsigned long long)rs->interval_last[1],
+	    (unsigned long long)rs->interval_last[2]);
+	report_json_latency(h);
+	printf("}\n");
+	fflush(stdout);
+	free(h);
+	memcpy(rs->interval_last, rs->interval_counts,
+	    sizeof rs->interval_last);
+	rs->interval_start_ns = rs->interval_end_ns;
+	rs->interval_epoch = 0;
+	rs->next_interval_ns += bench_config.interval_us * 1000;
+	if (rs->next_interval_ns <= now)
+		rs->next_interval_ns = now + bench_config.interval_us * 1000;
+}
+
 /* The control tick: progress each second; decide when the run is over. */
 static void
 run_tick_cb(evutil_socket_t fd, short what, void *arg)
@@ -157,6 +258,8 @@ run_tick_cb(evutil_socket_t fd, short what, void *arg)
 		finished += LIVE_GET(rs->threads[i].live.finished);
 		settled += LIVE_GET(rs->threads[i].live.settled);
 	}
+	if (bench_config.json_stream)
+		run_interval(rs, now);
 	if (!bench_config.quiet && now >= rs->next_progress_ns) {
 		run_progress(rs, now);
 		rs->next_progress_ns += 1000000000ULL;
@@ -317,6 +420,8 @@ bench_run(struct bench_stats *stats, double *seconds)
 	stats->cpu_seconds = run_cpu_seconds();
 	rs.begin_ns = rs.last_ns = bench_now();
 	rs.next_progress_ns = rs.begin_ns + 1000000000ULL;
+	rs.interval_start_ns = rs.begin_ns;
+	rs.next_interval_ns = rs.begin_ns + bench_config.interval_us * 1000;
 	if (!(bench_config.mode->flags & MODE_WAITS)) {
 		run_set_clock(rs.begin_ns);
 		bench_go = 1;

@@ -46,9 +46,29 @@ thread_count_bad(struct bench_conn *c, uint64_t k)
 void
 thread_sample(struct bench_thread *thr, uint64_t ns, uint64_t now)
 {
+	if (thr->ihist != NULL)
+		hist_record(&thr->ihist[thr->icur], ns);	/* any phase */
 	if (now < bench_clock.measure_ns || now >= bench_clock.end_ns)
 		return;
 	hist_record(&thr->stats.hist, ns);
+}
+
+/*
+ * --json-stream: the control thread asks for this interval's latency by
+ * raising bench_interval.  Start the next interval in the other histogram
+ * (the one handed over last time, which it has read since) and say so.
+ */
+static void
+thread_hand_interval(struct bench_thread *thr)
+{
+	uint64_t	e = __atomic_load_n(&bench_interval, __ATOMIC_ACQUIRE);
+
+	if (thr->ihist == NULL || e == thr->iepoch)
+		return;
+	thr->icur ^= 1;
+	hist_reset(&thr->ihist[thr->icur]);
+	thr->iepoch = e;
+	__atomic_store_n(&thr->live.interval_done, e, __ATOMIC_RELEASE);
 }
 
 /* A slot is finished for good; the last one ends the thread's loop. */
@@ -111,6 +131,7 @@ thread_tick_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (!thr->go && __atomic_load_n(&bench_go, __ATOMIC_ACQUIRE))
 		thread_begin_sending(thr, bench_now());
+	thread_hand_interval(thr);
 	if (++thr->ticks % BENCH_SWEEP_TICKS != 0)
 		return;
 	now = bench_now();
@@ -150,6 +171,12 @@ bench_thread_setup(struct bench_thread *thr, uint64_t nconns)
 		return (-1);
 	if ((thr->buf = malloc(BENCH_READ_BUF)) == NULL)
 		return (-1);
+	if (bench_config.json_stream) {
+		if ((thr->ihist = calloc(2, sizeof *thr->ihist)) == NULL)
+			return (-1);
+		hist_reset(&thr->ihist[0]);
+		hist_reset(&thr->ihist[1]);
+	}
 	thr->nconns = nconns;
 	thr->active = nconns;
 	/* Connect and hold modes send as each connection opens. */
@@ -201,6 +228,7 @@ bench_thread_free(struct bench_thread *thr)
 		conn_free(&thr->conns[i]);
 	free(thr->conns);
 	free(thr->buf);
+	free(thr->ihist);
 	if (thr->tick_ev != NULL)
 		event_free(thr->tick_ev);
 	if (thr->base != NULL)

@@ -47,6 +47,8 @@ enum {
 	OPT_JSON,
 	OPT_RECONNECT,
 	OPT_HGRM,
+	OPT_JSON_STREAM,
+	OPT_INTERVAL,
 	OPT_MERGE,
 	OPT_SOURCE,
 	OPT_TIMEOUT,
@@ -67,6 +69,8 @@ static const struct option bench_options[] = {
 	{ "json",		no_argument,		NULL, OPT_JSON },
 	{ "reconnect",		no_argument,		NULL, OPT_RECONNECT },
 	{ "hgrm",		required_argument,	NULL, OPT_HGRM },
+	{ "json-stream",	no_argument,		NULL, OPT_JSON_STREAM },
+	{ "interval",		required_argument,	NULL, OPT_INTERVAL },
 	{ "merge",		no_argument,		NULL, OPT_MERGE },
 	{ "quiet",		no_argument,		NULL, 'q' },
 	{ "source",		required_argument,	NULL, OPT_SOURCE },
@@ -129,6 +133,10 @@ bench_usage(void)
 "                           failover keeps its load; failures still count\n"
 "      --json               print the result as one line of JSON (with its\n"
 "                           latency histogram)\n"
+"      --json-stream        JSON lines: one per --interval while the run goes\n"
+"                           on (its messages, errors and latency), then the\n"
+"                           result\n"
+"      --interval=DURATION  --json-stream: the interval (default 1s)\n"
 "      --hgrm=FILE          also write the latency distribution to FILE in\n"
 "                           HdrHistogram's .hgrm text format (milliseconds)\n"
 "      --merge FILE...      instead of a run: add up the --json results in\n"
@@ -310,7 +318,7 @@ bench_parse_args(int argc, char **argv)
 	uint64_t		 v, nofile, ports, need;
 	char			*cause;
 	int			 ch, set_t = 0, set_w = 0, set_d = 0;
-	int			 set_window = 0, set_other = 0;
+	int			 set_window = 0, set_other = 0, set_interval = 0;
 
 	cf->mode = bench_mode_default;
 	cf->target_spec = ADDR_DEFAULT_HOST ":" ADDR_DEFAULT_PORT;
@@ -320,6 +328,7 @@ bench_parse_args(int argc, char **argv)
 	cf->duration_us = 10 * 1000000ULL;
 	cf->warmup_us = 1000000;
 	cf->window = 256 * 1024;
+	cf->interval_us = 1000000;
 	cf->timeout_us = 10 * 1000000ULL;
 	cf->threads = 1;
 
@@ -393,6 +402,15 @@ bench_parse_args(int argc, char **argv)
 			    &cf->timeout_us, &cause) != 0)
 				BAD("--timeout");
 			break;
+		case OPT_JSON_STREAM:
+			cf->json = cf->json_stream = 1;
+			break;
+		case OPT_INTERVAL:
+			if (parse_duration(optarg, 10000, 3600ULL * 1000000,
+			    &cf->interval_us, &cause) != 0)
+				BAD("--interval");
+			set_interval = 1;
+			break;
 		case OPT_HGRM:
 			/* Opened now, so a bad path fails before the run. */
 			if (*optarg == '\0')
@@ -445,6 +463,9 @@ bench_parse_args(int argc, char **argv)
 		    argv[optind]);
 
 	/* Options that do not go together. */
+	if (set_interval && !cf->json_stream)
+		usage_error(bench_progname, "--interval: only --json-stream "
+		    "prints intervals");
 	if (cf->count != 0 && (set_t || set_w))
 		usage_error(bench_progname, "-n counts messages: it takes no "
 		    "-t or -w");

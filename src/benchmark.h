@@ -75,6 +75,8 @@ struct bench_config {
 	int			 nmerge;
 	int			 threads;
 	int			 json;
+	int			 json_stream;	/* --json-stream: and intervals */
+	uint64_t		 interval_us;
 	int			 quiet;
 };
 
@@ -115,6 +117,7 @@ struct bench_live {
 	uint64_t		 held;
 	int			 ready;		/* every slot connected or failed */
 	int			 settled;	/* hold: every connection checked */
+	uint64_t		 interval_done;	/* --json-stream: epoch handed over */
 	int			 finished;	/* the worker's loop has ended */
 };
 
@@ -137,6 +140,13 @@ struct bench_thread {
 	int			 starting;	/* in thread_start_pending */
 	int			 go;		/* bench_go seen: sending may begin */
 	unsigned char		*buf;		/* read scratch */
+	/*
+	 * --json-stream: latency of the interval under way, and of the one
+	 * before, handed to the control thread when it asks (bench_interval).
+	 */
+	struct hist		*ihist;		/* two, or NULL */
+	int			 icur;
+	uint64_t		 iepoch;
 	struct bench_stats	 stats;
 	struct bench_live	 live;
 };
@@ -168,6 +178,7 @@ extern const char		*bench_progname;
 extern struct bench_clock	 bench_clock;
 extern int			 bench_stop;
 extern int			 bench_go;	/* every connection is open */
+extern uint64_t			 bench_interval;	/* --json-stream epoch */
 
 /* benchmark.c */
 uint64_t	 bench_now(void);
@@ -195,6 +206,7 @@ void		 report_progress_end(void);
 void		 report_human(const struct bench_stats *, double);
 void		 report_rate_warning(const struct bench_stats *, double);
 int		 report_hgrm(const struct hist *, FILE *);
+void		 report_json_latency(const struct hist *);
 void		 report_json(const struct bench_stats *, double);
 int		 report_exit_status(const struct bench_stats *);
 

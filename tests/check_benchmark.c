@@ -698,6 +698,52 @@ START_TEST(test_merge)
 }
 END_TEST
 
+/*
+ * --json-stream: a line per interval (of about --interval, in order, with
+ * latency), then the result, whose messages_total the intervals account
+ * for but the last part.
+ */
+START_TEST(test_json_stream)
+{
+	static char	 out[65536];
+	const char	*args[] = { "-q", "--json-stream", "--interval", "200ms",
+			    "-c", "2", "-t", "1", "-w", "0.5", NULL };
+	char		*line, *save, *last = NULL;
+	double		 t = 0, sum = 0, total;
+	int		 rc, n = 0, warm = 0;
+
+	start_server();
+	rc = run_bench(out, sizeof out, 0, args);
+	stop_server();
+	ck_assert_int_eq(rc, 0);
+	for (line = strtok_r(out, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		last = line;
+		if (strncmp(line, "{\"type\":\"interval\",", 19) != 0)
+			break;
+		n++;
+		ck_assert_msg(json_num(line, "t") > t, "%s", line);
+		t = json_num(line, "t");
+		ck_assert_msg(json_num(line, "seconds") > 0.1 &&
+		    json_num(line, "seconds") < 0.5, "%s", line);
+		ck_assert(json_num(line, "errors") == 0);
+		ck_assert(json_num(line, "samples") > 0);
+		ck_assert(json_num(line, "p99") >= json_num(line, "p50"));
+		warm += strstr(line, "\"phase\":\"warm-up\"") != NULL;
+		sum += json_num(line, "messages");
+	}
+	ck_assert_msg(n >= 4, "%d intervals", n);
+	ck_assert_int_ge(warm, 1);
+	ck_assert_ptr_nonnull(last);
+	ck_assert_msg(strncmp(last, "{\"type\":\"result\",", 17) == 0, "%s",
+	    last);
+	ck_assert_ptr_null(strtok_r(NULL, "\n", &save));	/* the end */
+	total = json_num(last, "messages_total");
+	ck_assert_msg(sum <= total && sum >= total * 0.5, "intervals %.0f, "
+	    "total %.0f", sum, total);
+}
+END_TEST
+
 /* A server that echoes more than was sent fails the run. */
 START_TEST(test_double)
 {
@@ -837,6 +883,7 @@ benchmark_suite(void)
 	tcase_add_test(tc, test_source);
 	tcase_add_test(tc, test_connect_phase);
 	tcase_add_test(tc, test_merge);
+	tcase_add_test(tc, test_json_stream);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("failures");
