@@ -291,31 +291,33 @@ def children_cpu():
     return r.ru_utime + r.ru_stime
 
 
-def merge(reports):
+def merge(reports, bench):
     """One report from the reports of several benchmark processes.
 
-    Counts and rates add up.  Percentiles cannot be merged exactly, so each
-    is the largest of the processes' (an upper bound); the mean is weighted
-    by messages.
+    evecho-benchmark --merge adds them up: counts and rates summed, and
+    percentiles from the histograms added bucket by bucket, not the worst
+    of the processes' or their average.
     """
     if len(reports) == 1:
         return dict(reports[0])
-    out = dict(reports[0])
-    for key in ("connections", "messages", "messages_total", "bytes",
-                "held", "errors",
-                "connect_errors", "closed", "resets", "timeouts", "mismatches",
-                "msgs_per_sec", "mb_per_sec", "conns_per_sec"):
-        out[key] = sum(r.get(key, 0) or 0 for r in reports)
-    out["seconds"] = max(r.get("seconds", 0) for r in reports)
-    lat = {}
-    total = sum(r.get("messages", 0) for r in reports) or 1
-    for key in ("p50", "p90", "p99", "p999", "max"):
-        lat[key] = max(r["latency_us"].get(key, 0) for r in reports)
-    lat["min"] = min(r["latency_us"].get("min", 0) for r in reports)
-    lat["mean"] = sum(r["latency_us"].get("mean", 0) * r.get("messages", 0)
-                      for r in reports) / total
-    out["latency_us"] = lat
-    return out
+    if not bench:
+        fail("measure: several benchmark processes need --merge-with")
+    files = []
+    try:
+        for r in reports:
+            fd, path = tempfile.mkstemp(suffix=".json")
+            with os.fdopen(fd, "w") as f:
+                f.write(json.dumps(r) + "\n")
+            files.append(path)
+        p = subprocess.run([bench, "--merge", "--json"] + files,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    finally:
+        for path in files:
+            os.unlink(path)
+    if p.returncode not in (0, 1):
+        fail("measure: %s --merge: %s" % (bench, p.stderr.decode(
+            errors="replace").strip()))
+    return json.loads(p.stdout.decode())
 
 
 def cmd_measure(args):
@@ -403,7 +405,7 @@ def cmd_measure(args):
                 "load_cpu_pct": 100.0 * load_cpu / wall if wall else None,
                 "ok": len(reports) == len(cmds)})
     if reports:
-        rec["bench"] = merge(reports)
+        rec["bench"] = merge(reports, args.merge_with)
     if pid is not None and before and after:
         # The whole process tree: a forking server's children do the work.
         rec["server_procs"] = members
@@ -988,6 +990,8 @@ def main():
     s.add_argument("--runs", required=True)
     s.add_argument("--stderr")
     s.add_argument("--label", action="append", default=[])
+    s.add_argument("--merge-with", help="the evecho-benchmark that adds "
+                   "up the results of several processes (--merge)")
     s.add_argument("cmd", nargs=argparse.REMAINDER)
     s.set_defaults(func=cmd_measure)
 

@@ -432,7 +432,7 @@ run_point() {
 		    "$host:${ports[i]}")
 	done
 	"${load_pin[@]}" "$python" "$helper" measure --runs "$runs" --pid "${mpid[i]:-0}" \
-	    --stderr "$out/benchmark.stderr" \
+	    --stderr "$out/benchmark.stderr" --merge-with "$bench_bin" \
 	    --label "server=${names[i]}" --label "kind=${kinds[i]}" --label "test=$test" \
 	    --label "mode=$mode" --label "size=$size" --label "conns=$conns" \
 	    --label "depth=$depth" --label "rep=$rep" -- "${argv[@]}"
