@@ -733,8 +733,9 @@ def markdown(rows, servers, meta):
     split = sorted({int(r["conns"]) for r in rows if r["procs"] > 1})
     if split:
         out += ["", "At %s connections the load came from several benchmark "
-                "processes: their rates add up, and each latency percentile "
-                "shown is the largest of the processes' (an upper bound)." %
+                "processes: their rates add up, and the latency percentiles "
+                "come from their histograms added up "
+                "(evecho-benchmark --merge)." %
                 ", ".join(str(c) for c in split)]
     if len(servers) > 1:
         out += ["", "Ratios are `%s` ÷ the other server: above 1× means "
