@@ -142,6 +142,8 @@ conn_opened(struct bench_conn *c)
 
 	c->state = CONN_OPEN;
 	c->retry_us = 0;		/* --reconnect: it worked */
+	/* From connect() to writable: the handshake, SYN to established. */
+	hist_record(&thr->stats.connect_hist, now - c->started_ns);
 	thr->connecting--;
 	LIVE_ADD(thr->live.open, 1);
 	event_add(c->rev, NULL);

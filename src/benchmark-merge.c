@@ -88,11 +88,11 @@ merge_real(const char *path, json_t *obj, const char *key)
 	return (json_number_value(v));
 }
 
-/* Add the histogram of obj into h, checking its layout and indexes. */
+/* Add obj's histogram called key into h, checking layout and indexes. */
 static void
-merge_hist(const char *path, json_t *obj, struct hist *h)
+merge_hist(const char *path, json_t *obj, const char *key, struct hist *h)
 {
-	json_t		*hj = json_object_get(obj, "histogram"), *b, *pair;
+	json_t		*hj = json_object_get(obj, key), *b, *pair;
 	struct hist	 one;
 	uint64_t	 i, c, total = 0;
 	size_t		 k;
@@ -161,6 +161,7 @@ bench_merge(char *const files[], int n, struct bench_stats *st,
 
 	memset(st, 0, sizeof *st);
 	hist_reset(&st->hist);
+	hist_reset(&st->connect_hist);
 	*seconds = 0;
 	cf->conns = 0;
 	cf->threads = 0;
@@ -227,7 +228,8 @@ bench_merge(char *const files[], int n, struct bench_stats *st,
 		if (st->ended_early[0] == '\0' && json_is_string(v))
 			snprintf(st->ended_early, sizeof st->ended_early,
 			    "%s: %s", path, json_string_value(v));
-		merge_hist(path, obj, &st->hist);
+		merge_hist(path, obj, "histogram", &st->hist);
+		merge_hist(path, obj, "connect_histogram", &st->connect_hist);
 		json_decref(obj);
 	}
 	cf->reconnect = st->reconnects != 0;

@@ -111,6 +111,22 @@ report_rate_warning(const struct bench_stats *st, double seconds)
 	    reached * (double)bench_config.rate, reached * 100);
 }
 
+/* One line of h's percentiles in microseconds, if it has any. */
+static void
+report_human_latency(const char *title, const struct hist *h,
+    const char *what)
+{
+	if (h->count == 0)
+		return;
+	printf("  %s min %.1f, mean %.1f, p50 %.1f, p90 %.1f, p99 %.1f, "
+	    "p99.9 %.1f, max %.1f (%llu %s)\n", title, report_us(h->min),
+	    hist_mean(h) / 1000.0, report_us(hist_percentile(h, 50)),
+	    report_us(hist_percentile(h, 90)),
+	    report_us(hist_percentile(h, 99)),
+	    report_us(hist_percentile(h, 99.9)), report_us(h->max),
+	    (unsigned long long)h->count, what);
+}
+
 /* The report for a person. */
 void
 report_human(const struct bench_stats *st, double seconds)
@@ -158,16 +174,8 @@ report_human(const struct bench_stats *st, double seconds)
 	}
 	if ((cf->mode->flags & MODE_RECYCLES))
 		printf("  connections %.1f/s\n", mps);
-	if (h->count > 0) {
-		printf("  latency us  min %.1f, mean %.1f, p50 %.1f, p90 %.1f, "
-		    "p99 %.1f, p99.9 %.1f, max %.1f (%llu samples)\n",
-		    report_us(h->min), hist_mean(h) / 1000.0,
-		    report_us(hist_percentile(h, 50)),
-		    report_us(hist_percentile(h, 90)),
-		    report_us(hist_percentile(h, 99)),
-		    report_us(hist_percentile(h, 99.9)),
-		    report_us(h->max), (unsigned long long)h->count);
-	}
+	report_human_latency("latency us ", h, "samples");
+	report_human_latency("connect us ", &st->connect_hist, "connects");
 	printf("  errors      %llu: %llu connect, %llu closed, %llu resets, "
 	    "%llu timeouts, %llu other\n", (unsigned long long)report_errors(st),
 	    (unsigned long long)st->connect_errors,
@@ -214,14 +222,14 @@ report_json_string(const char *s)
  * and the non-empty buckets as [index, count] pairs.
  */
 static void
-report_json_hist(const struct hist *h)
+report_json_hist(const char *key, const struct hist *h)
 {
 	unsigned int	i;
 	int		first = 1;
 
-	printf("\"histogram\":{\"unit\":\"ns\",\"sub_bits\":%d,"
+	printf("\"%s\":{\"unit\":\"ns\",\"sub_bits\":%d,"
 	    "\"max_bits\":%d,\"count\":%llu,\"sum\":%llu,\"min\":%llu,"
-	    "\"max\":%llu,\"buckets\":[", HIST_SUB_BITS, HIST_MAX_BITS,
+	    "\"max\":%llu,\"buckets\":[", key, HIST_SUB_BITS, HIST_MAX_BITS,
 	    (unsigned long long)h->count, (unsigned long long)h->sum,
 	    (unsigned long long)(h->count > 0 ? h->min : 0),
 	    (unsigned long long)h->max);
@@ -235,13 +243,13 @@ report_json_hist(const struct hist *h)
 	printf("]}");
 }
 
-/* "latency_us":{...} of h, for the result and each interval. */
+/* "key":{samples, min, ...} of h, for the result and each interval. */
 void
-report_json_latency(const struct hist *h)
+report_json_latency(const char *key, const struct hist *h)
 {
-	printf("\"latency_us\":{\"samples\":%llu,\"min\":%.3f,\"mean\":%.3f,"
+	printf("\"%s\":{\"samples\":%llu,\"min\":%.3f,\"mean\":%.3f,"
 	    "\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"p999\":%.3f,"
-	    "\"max\":%.3f}",
+	    "\"max\":%.3f}", key,
 	    (unsigned long long)h->count,
 	    h->count > 0 ? report_us(h->min) : 0.0, hist_mean(h) / 1000.0,
 	    report_us(hist_percentile(h, 50)),
@@ -315,9 +323,13 @@ report_json(const struct bench_stats *st, double seconds)
 		    (unsigned long long)st->first_bad_offset);
 	} else
 		printf("\"first_mismatch\":null,");
-	report_json_latency(h);
+	report_json_latency("latency_us", h);
 	printf(",");
-	report_json_hist(h);
+	report_json_latency("connect_latency_us", &st->connect_hist);
+	printf(",");
+	report_json_hist("histogram", h);
+	printf(",");
+	report_json_hist("connect_histogram", &st->connect_hist);
 	printf("}\n");
 	fflush(stdout);
 }

@@ -233,7 +233,7 @@ run_interval(struct run_state *rs, uint64_t now)
 	    secs > 0 ? (double)(rs->interval_last[0] * size) / secs / 1e6 : 0.0,
 	    (unsigned long long)rs->interval_last[1],
 	    (unsigned long long)rs->interval_last[2]);
-	report_json_latency(h);
+	report_json_latency("latency_us", h);
 	printf("}\n");
 	fflush(stdout);
 	free(h);
@@ -328,6 +328,7 @@ run_setup(struct run_state *rs)
 		thr = &rs->threads[i];
 		thr->index = i;
 		hist_reset(&thr->stats.hist);
+		hist_reset(&thr->stats.connect_hist);
 		if (bench_config.count == 0)
 			thr->budget = UINT64_MAX;
 		else {
@@ -407,6 +408,7 @@ bench_run(struct bench_stats *stats, double *seconds)
 	memset(&rs, 0, sizeof rs);
 	memset(stats, 0, sizeof *stats);
 	hist_reset(&stats->hist);
+	hist_reset(&stats->connect_hist);
 	if ((rs.base = event_base_new()) == NULL || run_setup(&rs) != 0)
 		goto out;
 	sigs[0] = evsignal_new(rs.base, SIGINT, run_signal_cb, &rs);
@@ -479,6 +481,7 @@ bench_run(struct bench_stats *stats, double *seconds)
 			stats->first_bad_offset = ts->first_bad_offset;
 		}
 		hist_merge(&stats->hist, &ts->hist);
+		hist_merge(&stats->connect_hist, &ts->connect_hist);
 	}
 	*seconds = run_seconds(&rs);
 	stats->signal = rs.signal;

@@ -99,6 +99,7 @@ struct bench_stats {
 	uint64_t		 held;
 	uint64_t		 open_at_start;	/* pingpong, stream: when sending began */
 	struct hist		 hist;
+	struct hist		 connect_hist;	/* connect to established */
 	int			 signal;	/* the run was stopped by it */
 	char			 ended_early[160];	/* why, or "" */
 	double			 cpu_seconds;	/* the whole process's, */
@@ -206,7 +207,7 @@ void		 report_progress_end(void);
 void		 report_human(const struct bench_stats *, double);
 void		 report_rate_warning(const struct bench_stats *, double);
 int		 report_hgrm(const struct hist *, FILE *);
-void		 report_json_latency(const struct hist *);
+void		 report_json_latency(const char *, const struct hist *);
 void		 report_json(const struct bench_stats *, double);
 int		 report_exit_status(const struct bench_stats *);
 

@@ -159,6 +159,19 @@ json_num(const char *json, const char *key)
 	return (strtod(p + strlen(pat), NULL));
 }
 
+/* The number after "key": inside the object "obj":{...} of a JSON line. */
+static double
+json_sub_num(const char *json, const char *obj, const char *key)
+{
+	char		 pat[64];
+	const char	*p;
+
+	snprintf(pat, sizeof pat, "\"%s\":{", obj);
+	p = strstr(json, pat);
+	ck_assert_msg(p != NULL, "no %s in %s", obj, json);
+	return (json_num(p + strlen(pat) - 1, key));
+}
+
 /* A clean result: exit 0, no errors, no mismatches, some messages. */
 static void
 assert_clean(int rc, const char *out)
@@ -258,10 +271,15 @@ START_TEST(test_connect)
 	ck_assert(json_num(out, "conns_per_sec") > 0);
 	ck_assert(json_num(out, "conns_per_sec") ==
 	    json_num(out, "msgs_per_sec"));
+	/* Every connect's handshake, warm-up included. */
+	ck_assert(json_sub_num(out, "connect_latency_us", "samples") >=
+	    json_num(out, "messages"));
+	ck_assert(json_sub_num(out, "connect_latency_us", "p50") > 0);
 	rc = run_bench(out, sizeof out, 0, a2);
 	stop_server();
 	assert_clean(rc, out);
 	ck_assert(json_num(out, "messages") == 50);
+	ck_assert(json_sub_num(out, "connect_latency_us", "samples") == 50);
 }
 END_TEST
 
@@ -278,6 +296,7 @@ START_TEST(test_hold)
 	assert_clean(rc, out);
 	ck_assert(json_num(out, "held") == 40);
 	ck_assert(json_num(out, "messages") == 40);
+	ck_assert(json_sub_num(out, "connect_latency_us", "samples") == 40);
 	ck_assert(json_num(out, "seconds") >= 0.5);
 }
 END_TEST
@@ -678,6 +697,7 @@ START_TEST(test_merge)
 	    json_num(a, "samples") + json_num(b, "samples"));
 	ck_assert(json_num(m, "errors") == 0);
 	ck_assert(json_num(m, "p99") >= json_num(a, "p50"));
+	ck_assert(json_sub_num(m, "connect_latency_us", "samples") == 5);
 
 	ck_assert_int_eq(run_bench(m, sizeof m, 1, one), 0);
 	for (i = 0; keys[i] != NULL; i++)
