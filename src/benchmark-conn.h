@@ -76,5 +76,6 @@ uint64_t thread_count_bad(struct bench_conn *, uint64_t);
 void	 thread_sample(struct bench_thread *, uint64_t, uint64_t);
 void	 thread_slot_done(struct bench_thread *);
 void	 thread_start_pending(struct bench_thread *, uint64_t);
+uint64_t thread_ramp_at(const struct bench_conn *);
 
 #endif

@@ -14,13 +14,18 @@
 
 #include "benchmark-conn.h"
 
-/* The time --rate meant message k of c to go out. */
+/*
+ * The time --rate meant message k of c to go out: each connection has its
+ * share of the rate, from when it may start (a --ramp spreads those, so
+ * the rate rises with the connections).
+ */
 static uint64_t
 pingpong_scheduled(const struct bench_conn *c, uint64_t k)
 {
 	double	slot = (double)(c->index + k * bench_config.conns);
 
-	return (bench_clock.start_ns +
+	return ((bench_config.ramp_us != 0 ? thread_ramp_at(c) :
+	    bench_clock.start_ns) +
 	    (uint64_t)(slot * 1e9 / (double)bench_config.rate));
 }
 

@@ -35,6 +35,7 @@ struct run_state {
 	struct bench_thread	*threads;
 	uint64_t		 begin_ns;	/* the run began: connects start */
 	int			 signal;	/* SIGINT or SIGTERM stopped it */
+	int			 clock_set;	/* warm-up and measurement timed */
 	uint64_t		 open_at_start;	/* pingpong, stream: at bench_go */
 	uint64_t		 stop_ns;
 	uint64_t		 hold_ns;	/* hold: when all were checked */
@@ -49,6 +50,7 @@ struct run_state {
 };
 
 static void	run_begin_sending(struct run_state *, uint64_t);
+static const char *run_phase(struct run_state *, uint64_t);
 
 /* A worker thread's body. */
 static void *
@@ -139,10 +141,10 @@ run_progress(struct run_state *rs, uint64_t now)
 	    (double)(now - rs->last_ns);
 	rs->last_messages = messages;
 	rs->last_ns = now;
-	if (!LIVE_GET(bench_go) ||
+	if (!rs->clock_set ||
 	    ((bench_config.mode->flags & MODE_SETTLES) && rs->hold_ns == 0)) {
-		snprintf(connecting, sizeof connecting, "connecting %llu/%llu",
-		    (unsigned long long)open,
+		snprintf(connecting, sizeof connecting, "%s %llu/%llu",
+		    run_phase(rs, now), (unsigned long long)open,
 		    (unsigned long long)bench_config.conns);
 		phase = connecting;
 	} else if (now < bench_clock.measure_ns)
@@ -169,8 +171,9 @@ run_live_counts(struct run_state *rs, uint64_t counts[3])
 static const char *
 run_phase(struct run_state *rs, uint64_t now)
 {
-	if (!LIVE_GET(bench_go) ||
-	    ((bench_config.mode->flags & MODE_SETTLES) && rs->hold_ns == 0))
+	if (!rs->clock_set)
+		return (bench_config.ramp_us != 0 ? "ramp" : "connecting");
+	if ((bench_config.mode->flags & MODE_SETTLES) && rs->hold_ns == 0)
 		return ("connecting");
 	if (now < bench_clock.measure_ns)
 		return ("warm-up");
@@ -268,7 +271,7 @@ run_tick_cb(evutil_socket_t fd, short what, void *arg)
 		run_stop(rs, now);
 		return;
 	}
-	if (!LIVE_GET(bench_go)) {
+	if (!rs->clock_set) {
 		for (i = 0; i < bench_config.threads; i++)
 			ready += LIVE_GET(rs->threads[i].live.ready);
 		if (ready == bench_config.threads)
@@ -388,6 +391,7 @@ run_begin_sending(struct run_state *rs, uint64_t now)
 		    (unsigned long long)rs->open_at_start,
 		    (unsigned long long)bench_config.conns);
 	run_set_clock(now);
+	rs->clock_set = 1;
 	__atomic_store_n(&bench_go, 1, __ATOMIC_RELEASE);
 }
 
@@ -421,11 +425,13 @@ bench_run(struct bench_stats *stats, double *seconds)
 
 	stats->cpu_seconds = run_cpu_seconds();
 	rs.begin_ns = rs.last_ns = bench_now();
+	bench_clock.begin_ns = rs.begin_ns;
 	rs.next_progress_ns = rs.begin_ns + 1000000000ULL;
 	rs.interval_start_ns = rs.begin_ns;
 	rs.next_interval_ns = rs.begin_ns + bench_config.interval_us * 1000;
 	if (!(bench_config.mode->flags & MODE_WAITS)) {
 		run_set_clock(rs.begin_ns);
+		rs.clock_set = 1;
 		bench_go = 1;
 		rs.open_at_start = bench_config.conns;
 	} else {

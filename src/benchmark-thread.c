@@ -91,12 +91,31 @@ thread_start_pending(struct bench_thread *thr, uint64_t now)
 		return;
 	thr->starting = 1;
 	while (thr->next_start < thr->nconns &&
-	    thr->connecting < BENCH_MAX_CONNECTING)
+	    thr->connecting < BENCH_MAX_CONNECTING &&
+	    thread_ramp_at(&thr->conns[thr->next_start]) <= now)
 		conn_begin(&thr->conns[thr->next_start++], now);
 	thr->starting = 0;
 	/* Every slot has connected or failed: tell the control thread. */
-	if (!thr->go && thr->next_start == thr->nconns && thr->connecting == 0)
+	if (!thr->ready_told && thr->next_start == thr->nconns &&
+	    thr->connecting == 0) {
+		thr->ready_told = 1;
 		LIVE_SET(thr->live.ready, 1);
+	}
+}
+
+/*
+ * --ramp: when slot c may first connect.  Connection k of N opens at
+ * k / (N - 1) of the ramp, so the load rises linearly from one connection
+ * to all; without --ramp, at once.
+ */
+uint64_t
+thread_ramp_at(const struct bench_conn *c)
+{
+	if (bench_config.ramp_us == 0 || bench_config.conns < 2)
+		return (0);
+	return (bench_clock.begin_ns + (uint64_t)((double)c->index /
+	    (double)(bench_config.conns - 1) *
+	    (double)bench_config.ramp_us * 1000));
 }
 
 /*
@@ -132,6 +151,8 @@ thread_tick_cb(evutil_socket_t fd, short what, void *arg)
 	if (!thr->go && __atomic_load_n(&bench_go, __ATOMIC_ACQUIRE))
 		thread_begin_sending(thr, bench_now());
 	thread_hand_interval(thr);
+	if (bench_config.ramp_us != 0 && thr->next_start < thr->nconns)
+		thread_start_pending(thr, bench_now());
 	if (++thr->ticks % BENCH_SWEEP_TICKS != 0)
 		return;
 	now = bench_now();
@@ -179,8 +200,12 @@ bench_thread_setup(struct bench_thread *thr, uint64_t nconns)
 	}
 	thr->nconns = nconns;
 	thr->active = nconns;
-	/* Connect and hold modes send as each connection opens. */
-	thr->go = !(bench_config.mode->flags & MODE_WAITS);
+	/*
+	 * Connect and hold modes send as each connection opens, and so does
+	 * a ramp, whose load is meant to rise.
+	 */
+	thr->go = !(bench_config.mode->flags & MODE_WAITS) ||
+	    bench_config.ramp_us != 0;
 	if (nconns == 0)
 		LIVE_SET(thr->live.ready, 1);
 	thr->unsettled = nconns;

@@ -49,6 +49,7 @@ enum {
 	OPT_HGRM,
 	OPT_JSON_STREAM,
 	OPT_INTERVAL,
+	OPT_RAMP,
 	OPT_MERGE,
 	OPT_SOURCE,
 	OPT_TIMEOUT,
@@ -71,6 +72,7 @@ static const struct option bench_options[] = {
 	{ "hgrm",		required_argument,	NULL, OPT_HGRM },
 	{ "json-stream",	no_argument,		NULL, OPT_JSON_STREAM },
 	{ "interval",		required_argument,	NULL, OPT_INTERVAL },
+	{ "ramp",		required_argument,	NULL, OPT_RAMP },
 	{ "merge",		no_argument,		NULL, OPT_MERGE },
 	{ "quiet",		no_argument,		NULL, 'q' },
 	{ "source",		required_argument,	NULL, OPT_SOURCE },
@@ -127,6 +129,10 @@ bench_usage(void)
 "                           (default 1)\n"
 "      --timeout=DURATION   give up on a connect, or on an echo with nothing\n"
 "                           heard, after DURATION (default 10s)\n"
+"      --ramp=DURATION      pingpong, stream: open the connections (and with\n"
+"                           --rate, its share each) one by one over\n"
+"                           DURATION, so the load rises linearly; warm-up\n"
+"                           and measurement follow\n"
 "      --reconnect          pingpong, stream: open a connection again after\n"
 "                           it fails (10 ms, doubling to 1 s; a slot gives\n"
 "                           up after --timeout without one open), so a\n"
@@ -405,6 +411,11 @@ bench_parse_args(int argc, char **argv)
 		case OPT_JSON_STREAM:
 			cf->json = cf->json_stream = 1;
 			break;
+		case OPT_RAMP:
+			if (parse_duration(optarg, 1000, 86400ULL * 1000000,
+			    &cf->ramp_us, &cause) != 0)
+				BAD("--ramp");
+			break;
 		case OPT_INTERVAL:
 			if (parse_duration(optarg, 10000, 3600ULL * 1000000,
 			    &cf->interval_us, &cause) != 0)
@@ -463,6 +474,9 @@ bench_parse_args(int argc, char **argv)
 		    argv[optind]);
 
 	/* Options that do not go together. */
+	if (cf->ramp_us != 0 && !(cf->mode->flags & MODE_WAITS))
+		usage_error(bench_progname, "--ramp: only pingpong and stream "
+		    "modes ramp their connections up");
 	if (set_interval && !cf->json_stream)
 		usage_error(bench_progname, "--interval: only --json-stream "
 		    "prints intervals");

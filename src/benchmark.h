@@ -77,6 +77,7 @@ struct bench_config {
 	int			 json;
 	int			 json_stream;	/* --json-stream: and intervals */
 	uint64_t		 interval_us;
+	uint64_t		 ramp_us;	/* --ramp: connections rise over it */
 	int			 quiet;
 };
 
@@ -140,6 +141,7 @@ struct bench_thread {
 	int			 errors_logged;
 	int			 starting;	/* in thread_start_pending */
 	int			 go;		/* bench_go seen: sending may begin */
+	int			 ready_told;	/* live.ready set */
 	unsigned char		*buf;		/* read scratch */
 	/*
 	 * --json-stream: latency of the interval under way, and of the one
@@ -158,6 +160,7 @@ struct bench_thread {
  * connection is open, before it sets bench_go (release; workers acquire).
  */
 struct bench_clock {
+	uint64_t		 begin_ns;	/* the run began; never moves */
 	uint64_t		 start_ns;
 	uint64_t		 measure_ns;	/* warm-up over */
 	uint64_t		 end_ns;	/* UINT64_MAX for -n and hold */

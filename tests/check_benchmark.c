@@ -764,6 +764,44 @@ START_TEST(test_json_stream)
 }
 END_TEST
 
+/*
+ * --ramp: the connections open one by one, so the intervals of the ramp
+ * show the load rising; then warm-up and measurement with all of them.
+ */
+START_TEST(test_ramp)
+{
+	static char	 out[65536];
+	const char	*args[] = { "-q", "--json-stream", "--interval", "200ms",
+			    "--ramp", "1.2s", "-c", "20", "-t", "0.3", "-w", "0",
+			    NULL };
+	char		*line, *save, *last = NULL;
+	double		 first = -1, final = 0;
+	int		 rc, ramp = 0;
+
+	start_server();
+	rc = run_bench(out, sizeof out, 0, args);
+	stop_server();
+	ck_assert_int_eq(rc, 0);
+	for (line = strtok_r(out, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		last = line;
+		if (strstr(line, "\"phase\":\"ramp\"") == NULL)
+			continue;
+		ramp++;
+		if (first < 0)
+			first = json_num(line, "msgs_per_sec");
+		final = json_num(line, "msgs_per_sec");
+	}
+	ck_assert_msg(ramp >= 4, "%d ramp intervals", ramp);
+	ck_assert_msg(first < final * 0.6, "first %.0f, last %.0f msg/s",
+	    first, final);
+	ck_assert_ptr_nonnull(last);
+	ck_assert(json_num(last, "connections_open") == 20);
+	ck_assert(json_num(last, "seconds") >= 0.29);
+	ck_assert(json_num(last, "errors") == 0);
+}
+END_TEST
+
 /* A server that echoes more than was sent fails the run. */
 START_TEST(test_double)
 {
@@ -904,6 +942,7 @@ benchmark_suite(void)
 	tcase_add_test(tc, test_connect_phase);
 	tcase_add_test(tc, test_merge);
 	tcase_add_test(tc, test_json_stream);
+	tcase_add_test(tc, test_ramp);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("failures");
