@@ -409,6 +409,10 @@ bench_run(struct bench_stats *stats, double *seconds)
 	sigset_t		 block, saved;
 	int			 i, started = 0, rc = -1;
 
+	/* Each run starts afresh: --slo runs one per step. */
+	bench_stop = bench_go = 0;
+	bench_interval = 0;
+	memset(&bench_clock, 0, sizeof bench_clock);
 	memset(&rs, 0, sizeof rs);
 	memset(stats, 0, sizeof *stats);
 	hist_reset(&stats->hist);

@@ -50,6 +50,7 @@ enum {
 	OPT_JSON_STREAM,
 	OPT_INTERVAL,
 	OPT_RAMP,
+	OPT_SLO,
 	OPT_MERGE,
 	OPT_SOURCE,
 	OPT_TIMEOUT,
@@ -73,6 +74,7 @@ static const struct option bench_options[] = {
 	{ "json-stream",	no_argument,		NULL, OPT_JSON_STREAM },
 	{ "interval",		required_argument,	NULL, OPT_INTERVAL },
 	{ "ramp",		required_argument,	NULL, OPT_RAMP },
+	{ "slo",		required_argument,	NULL, OPT_SLO },
 	{ "merge",		no_argument,		NULL, OPT_MERGE },
 	{ "quiet",		no_argument,		NULL, 'q' },
 	{ "source",		required_argument,	NULL, OPT_SOURCE },
@@ -133,6 +135,9 @@ bench_usage(void)
 "                           --rate, its share each) one by one over\n"
 "                           DURATION, so the load rises linearly; warm-up\n"
 "                           and measurement follow\n"
+"      --slo='pNN<=DUR'     with --rate R: find, in steps of -t (after -w),\n"
+"                           the highest rate up to R whose pNN latency is\n"
+"                           at most DUR (halving from R, then bisecting)\n"
 "      --reconnect          pingpong, stream: open a connection again after\n"
 "                           it fails (10 ms, doubling to 1 s; a slot gives\n"
 "                           up after --timeout without one open), so a\n"
@@ -411,6 +416,9 @@ bench_parse_args(int argc, char **argv)
 		case OPT_JSON_STREAM:
 			cf->json = cf->json_stream = 1;
 			break;
+		case OPT_SLO:
+			bench_slo_parse(optarg);
+			break;
 		case OPT_RAMP:
 			if (parse_duration(optarg, 1000, 86400ULL * 1000000,
 			    &cf->ramp_us, &cause) != 0)
@@ -474,6 +482,13 @@ bench_parse_args(int argc, char **argv)
 		    argv[optind]);
 
 	/* Options that do not go together. */
+	if (cf->slo_ns != 0 && cf->rate == 0)
+		usage_error(bench_progname, "--slo: give --rate, the highest "
+		    "rate to try");
+	if (cf->slo_ns != 0 && (cf->count != 0 || cf->json_stream ||
+	    cf->hgrm_file != NULL))
+		usage_error(bench_progname, "--slo runs timed steps: it takes "
+		    "no -n, --json-stream or --hgrm");
 	if (cf->ramp_us != 0 && !(cf->mode->flags & MODE_WAITS))
 		usage_error(bench_progname, "--ramp: only pingpong and stream "
 		    "modes ramp their connections up");
@@ -533,6 +548,14 @@ main(int argc, char **argv)
 
 	bench_parse_args(argc, argv);
 	log_init(bench_progname, LOG_LEVEL_INFO);
+	if (bench_config.slo_ns != 0) {
+		signal(SIGPIPE, SIG_IGN);
+		pattern_init();
+		bench_pick_target();
+		status = bench_slo_search();
+		libevent_global_shutdown();
+		return (status);
+	}
 	if (bench_config.merge)
 		bench_merge(bench_config.merge_files, bench_config.nmerge,
 		    &stats, &seconds);

@@ -78,6 +78,8 @@ struct bench_config {
 	int			 json_stream;	/* --json-stream: and intervals */
 	uint64_t		 interval_us;
 	uint64_t		 ramp_us;	/* --ramp: connections rise over it */
+	double			 slo_pct;	/* --slo: this percentile ... */
+	uint64_t		 slo_ns;	/* ... at most this; 0: no --slo */
 	int			 quiet;
 };
 
@@ -190,6 +192,10 @@ uint64_t	 bench_now(void);
 /* benchmark-merge.c */
 void		 bench_merge(char *const [], int, struct bench_stats *,
 		     double *);
+
+/* benchmark-slo.c */
+void		 bench_slo_parse(const char *);
+int		 bench_slo_search(void);
 
 /* benchmark-mode.c */
 const struct bench_mode_ops *bench_mode_find(const char *);

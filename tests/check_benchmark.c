@@ -802,6 +802,54 @@ START_TEST(test_ramp)
 }
 END_TEST
 
+/*
+ * --slo: a target any rate meets stops at --rate at once; one no rate
+ * meets halves down to the floor and fails; a bad spec is a usage error.
+ */
+START_TEST(test_slo)
+{
+	static char	 out[65536];
+	const char	*easy[] = { "-q", "--json", "--slo", "p99<=10s", "--rate",
+			    "2000", "-c", "2", "-t", "0.2", "-w", "0", NULL };
+	const char	*hard[] = { "-q", "--json", "--slo", "p50<=1us", "--rate",
+			    "400", "-c", "2", "-t", "0.2", "-w", "0", NULL };
+	const char	*bad[] = { "--slo", "p100<=1ms", "--rate", "10",
+			    "127.0.0.1:1", NULL };
+	const char	*norate[] = { "--slo", "p99<=1ms", "127.0.0.1:1", NULL };
+	char		*line, *save, *last = NULL;
+	int		 rc, steps = 0;
+
+	start_server();
+	rc = run_bench(out, sizeof out, 0, easy);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_ptr_nonnull(strstr(out, "{\"type\":\"slo_step\",\"step\":1,"
+	    "\"rate\":2000,"));
+	ck_assert_ptr_nonnull(strstr(out, "\"met\":true}"));
+	ck_assert_ptr_nonnull(strstr(out, "{\"type\":\"slo\","));
+	ck_assert(json_num(strstr(out, "{\"type\":\"slo\","), "rate") == 2000);
+
+	rc = run_bench(out, sizeof out, 0, hard);
+	stop_server();
+	ck_assert_int_eq(rc, 1);
+	for (line = strtok_r(out, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		last = line;
+		if (strstr(line, "\"type\":\"slo_step\"") != NULL) {
+			steps++;
+			ck_assert_ptr_nonnull(strstr(line, "\"met\":false}"));
+		}
+	}
+	/* 400, 200, 100, 50, 25, 12: below 10 it gives up. */
+	ck_assert_int_eq(steps, 6);
+	ck_assert_ptr_nonnull(last);
+	ck_assert(json_num(last, "rate") == 0);
+	ck_assert(json_num(last, "failed_rate") == 12);
+
+	ck_assert_int_eq(run_bench(out, sizeof out, 1, bad), 64);
+	ck_assert_int_eq(run_bench(out, sizeof out, 1, norate), 64);
+}
+END_TEST
+
 /* A server that echoes more than was sent fails the run. */
 START_TEST(test_double)
 {
@@ -943,6 +991,7 @@ benchmark_suite(void)
 	tcase_add_test(tc, test_merge);
 	tcase_add_test(tc, test_json_stream);
 	tcase_add_test(tc, test_ramp);
+	tcase_add_test(tc, test_slo);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("failures");
