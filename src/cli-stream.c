@@ -38,6 +38,11 @@
 
 /* What one verify step copies or compares. */
 #define STREAM_CHUNK	16384
+/*
+ * Once all was echoed, how long to wait for the server's close, in case
+ * more comes (a server that doubles sends its second copy at once).
+ */
+#define STREAM_EXTRA_GRACE_US	200000
 
 /* Stream mode's state. */
 struct stream_state {
@@ -53,6 +58,10 @@ struct stream_state {
 	int			 in_paused;
 	int			 sock_paused;	/* stdout is backed up */
 	int			 shut;		/* SHUT_WR done */
+	int			 sock_eof;	/* the server closed */
+	int			 grace_over;	/* no more came after the echo */
+	struct event		*grace_ev;
+	int64_t			 done_us;	/* when the last byte came back */
 	int			 saved_fl[2];	/* fd flags to restore, or -1 */
 };
 
@@ -327,6 +336,7 @@ stream_sock_event_cb(struct bufferevent *bev, short what, void *arg)
 
 	if ((what & BEV_EVENT_EOF) && stream.in_eof &&
 	    stream.echoed >= stream.sent) {
+		stream.sock_eof = 1;
 		stream_check_done();	/* only stdout to flush */
 		return;
 	}
@@ -345,25 +355,59 @@ stream_sock_event_cb(struct bufferevent *bev, short what, void *arg)
 	cli_finish(EXIT_ECHO_FAILED);
 }
 
-/* Finish once everything sent came back and reached standard output. */
+/* The grace after the echo is over, and nothing more came. */
+static void
+stream_grace_cb(evutil_socket_t fd, short what, void *arg)
+{
+	stream.grace_over = 1;
+	stream_check_done();
+}
+
+/*
+ * Finish once everything sent came back, exactly (more is a failure, with
+ * or without --verify), and reached standard output.  Unless the server
+ * has closed, wait a moment for bytes beyond what was sent.
+ */
 static void
 stream_check_done(void)
 {
-	double	ms;
+	struct timeval	tv = { 0, STREAM_EXTRA_GRACE_US };
+	double		ms, mb;
 
 	if (!stream.in_eof || stream.echoed < stream.sent)
 		return;
+	if (stream.echoed > stream.sent) {
+		cli_error("server sent more than it was sent: %llu extra bytes "
+		    "after %llu", (unsigned long long)(stream.echoed -
+		    stream.sent), (unsigned long long)stream.sent);
+		cli_finish(EXIT_ECHO_FAILED);
+		return;
+	}
+	if (stream.done_us == 0)
+		stream.done_us = cli_now_us();
 	if (stream.out != NULL &&
 	    evbuffer_get_length(bufferevent_get_output(stream.out)) != 0)
 		return;
-	ms = (double)(cli_now_us() - stream.start_us) / 1e3;
+	if (!stream.sock_eof && !stream.grace_over) {
+		if (stream.grace_ev == NULL &&
+		    ((stream.grace_ev = evtimer_new(cli_base, stream_grace_cb,
+		    NULL)) == NULL || evtimer_add(stream.grace_ev, &tv) != 0))
+			fatalx("cannot set a timer");
+		return;
+	}
+	ms = (double)(stream.done_us - stream.start_us) / 1e3;
 	log_info("%llu bytes echoed in %.3f ms",
 	    (unsigned long long)stream.echoed, ms);
-	if (cli_config.rtt) {
-		fprintf(stderr, "%llu bytes echoed in %.3f ms (%.1f MiB/s)\n",
-		    (unsigned long long)stream.echoed, ms,
-		    ms > 0 ? (double)stream.echoed / 1048576.0 / (ms / 1e3) :
-		    0.0);
+	if (cli_config.rtt && cli_config.message != NULL) {
+		/* One message: its round trip is the figure. */
+		fprintf(stderr, "round trip %.3f ms, %llu bytes%s\n", ms,
+		    (unsigned long long)stream.echoed,
+		    cli_config.verify ? ", verified" : "");
+	} else if (cli_config.rtt) {
+		mb = ms > 0 ? (double)stream.echoed / 1e6 / (ms / 1e3) : 0.0;
+		fprintf(stderr, "%llu bytes echoed in %.3f ms (%.3f MB/s, MB = "
+		    "1000000 bytes)%s\n", (unsigned long long)stream.echoed, ms,
+		    mb, cli_config.verify ? ", verified" : "");
 	}
 	cli_finish(EXIT_ECHOED);
 }
@@ -437,6 +481,8 @@ stream_free(void)
 		bufferevent_free(stream.out);
 	if (stream.window != NULL)
 		evbuffer_free(stream.window);
+	if (stream.grace_ev != NULL)
+		event_free(stream.grace_ev);
 	stream_restore_fds();
 	memset(&stream, 0, sizeof stream);
 }

@@ -207,6 +207,7 @@ enum fake_mode {
 	FAKE_CLOSE_AFTER,	/* echo arg bytes, then close */
 	FAKE_CORRUPT,		/* echo everything, byte arg flipped */
 	FAKE_BATCH,		/* hold everything until EOF, then echo */
+	FAKE_DOUBLE,		/* echo everything twice */
 };
 
 /* Write all of buf to a blocking socket; -1 if the peer went away. */
@@ -269,6 +270,11 @@ fake_serve(int lfd, enum fake_mode mode, size_t arg)
 			if (total + n > sizeof held)
 				_exit(1);
 			memcpy(held + total, buf, n);
+			break;
+		case FAKE_DOUBLE:
+			if (fake_write(fd, buf, n) != 0 ||
+			    fake_write(fd, buf, n) != 0)
+				_exit(1);
 			break;
 		}
 		total += (size_t)r;
@@ -524,6 +530,28 @@ START_TEST(test_connect_timeout)
 }
 END_TEST
 
+/* A server that echoes twice as much fails -m, with --verify or without. */
+START_TEST(test_double_echo)
+{
+	struct harness_proc	fake;
+	struct cli_result	r;
+	char			addr[64];
+	int			verify;
+
+	for (verify = 0; verify < 2; verify++) {
+		fake_start(&fake, FAKE_DOUBLE, 0, addr, sizeof addr);
+		const char *const plain[] = { "-m", "twice", addr, NULL };
+		const char *const checked[] = { "--verify", "-m", "twice", addr,
+		    NULL };
+		cli_run(&r, verify ? checked : plain, -1);
+		harness_stop(&fake, SIGKILL, 1000);
+		ck_assert_int_eq(r.status, 1);
+		ck_assert_msg(strstr(r.err, "server sent more than it was sent")
+		    != NULL, "%s", r.err);
+	}
+}
+END_TEST
+
 /* -m against the real server, with and without the newline; also IPv6. */
 START_TEST(test_oneshot)
 {
@@ -539,7 +567,16 @@ START_TEST(test_oneshot)
 	cli_run(&r, a2, -1);
 	ck_assert_int_eq(r.status, 0);
 	ck_assert_str_eq(r.out, "raw");
-	ck_assert_msg(strstr(r.err, "3 bytes echoed in") != NULL, "%s", r.err);
+	/* One message: its round trip, not a rate. */
+	ck_assert_msg(strncmp(r.err, "round trip ", 11) == 0 &&
+	    strstr(r.err, " ms, 3 bytes\n") != NULL, "%s", r.err);
+
+	const char *const av[] = { "-t", "--verify", "-m", "sure", srv_addr,
+	    NULL };
+	cli_run(&r, av, -1);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_msg(strstr(r.err, " ms, 5 bytes, verified\n") != NULL, "%s",
+	    r.err);
 	server_stop();
 
 	/* IPv6 with -6 and the [::1]:PORT syntax. */
@@ -878,6 +915,7 @@ cli_suite(void)
 	tcase_add_test(args, test_unknown_host);
 	tcase_add_test(args, test_connect_timeout);
 	tcase_add_test(line, test_oneshot);
+	tcase_add_test(line, test_double_echo);
 	tcase_add_test(line, test_oneshot_pieces);
 	tcase_add_test(line, test_line_piped);
 	tcase_add_test(line, test_pty_interactive);
