@@ -25,6 +25,7 @@
 #include <event2/event.h>
 
 #include "benchmark-conn.h"
+#include "clock.h"
 #include "log.h"
 #include "pattern.h"
 #include "sock.h"
@@ -42,10 +43,8 @@ static int	conn_reconnect(struct bench_conn *, uint64_t);
 void
 conn_arm(struct event *ev, uint64_t us)
 {
-	struct timeval	tv;
+	struct timeval	tv = clock_timeval(us);
 
-	tv.tv_sec = (time_t)(us / 1000000);
-	tv.tv_usec = (suseconds_t)(us % 1000000);
 	event_add(ev, &tv);
 }
 

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,6 +146,31 @@ merge_signal(const char *name)
 }
 
 /*
+ * The result being merged.  A bad one exits through usage_error() from
+ * deep in the checks; held here, it is not reported as a leak then.
+ */
+static json_t		*merge_obj;
+
+/* The counts that add up, by their JSON key. */
+static const struct {
+	const char	*key;
+	size_t		 offset;
+} merge_sums[] = {
+	{ "connections_open", offsetof(struct bench_stats, open_at_start) },
+	{ "messages", offsetof(struct bench_stats, messages) },
+	{ "messages_total", offsetof(struct bench_stats, messages_total) },
+	{ "held", offsetof(struct bench_stats, held) },
+	{ "connect_errors", offsetof(struct bench_stats, connect_errors) },
+	{ "closed", offsetof(struct bench_stats, closed) },
+	{ "resets", offsetof(struct bench_stats, resets) },
+	{ "timeouts", offsetof(struct bench_stats, timeouts) },
+	{ "other_errors", offsetof(struct bench_stats, other_errors) },
+	{ "reconnects", offsetof(struct bench_stats, reconnects) },
+	{ "mismatches", offsetof(struct bench_stats, mismatches) },
+	{ "mismatched_bytes", offsetof(struct bench_stats, mismatched_bytes) },
+};
+
+/*
  * Merge the n results in files into bench_config and *st (the settings of
  * the first, counts added), and *seconds (the longest).  A file that is
  * not a result, or of another mode or message size, exits 64.
@@ -157,6 +183,7 @@ bench_merge(char *const files[], int n, struct bench_stats *st,
 	json_t			*obj, *v, *fm;
 	const char		*path;
 	double			 secs;
+	size_t			 k;
 	int			 i;
 
 	memset(st, 0, sizeof *st);
@@ -168,7 +195,7 @@ bench_merge(char *const files[], int n, struct bench_stats *st,
 	cf->rate = 0;
 	for (i = 0; i < n; i++) {
 		path = files[i];
-		obj = merge_load(path);
+		obj = merge_obj = merge_load(path);
 		v = json_object_get(obj, "mode");
 		if (!json_is_string(v))
 			MERGE_BAD(path, "'mode' is not a string");
@@ -196,19 +223,9 @@ bench_merge(char *const files[], int n, struct bench_stats *st,
 		cf->conns += merge_uint(path, obj, "connections");
 		cf->threads += (int)merge_uint(path, obj, "threads");
 		cf->rate += merge_uint(path, obj, "rate");
-		st->open_at_start += merge_uint(path, obj, "connections_open");
-		st->messages += merge_uint(path, obj, "messages");
-		st->messages_total += merge_uint(path, obj, "messages_total");
-		st->held += merge_uint(path, obj, "held");
-		st->connect_errors += merge_uint(path, obj, "connect_errors");
-		st->closed += merge_uint(path, obj, "closed");
-		st->resets += merge_uint(path, obj, "resets");
-		st->timeouts += merge_uint(path, obj, "timeouts");
-		st->other_errors += merge_uint(path, obj, "other_errors");
-		st->reconnects += merge_uint(path, obj, "reconnects");
-		st->mismatches += merge_uint(path, obj, "mismatches");
-		st->mismatched_bytes += merge_uint(path, obj,
-		    "mismatched_bytes");
+		for (k = 0; k < sizeof merge_sums / sizeof merge_sums[0]; k++)
+			*(uint64_t *)((char *)st + merge_sums[k].offset) +=
+			    merge_uint(path, obj, merge_sums[k].key);
 		st->cpu_seconds += merge_real(path, obj, "cpu_seconds");
 		if ((secs = merge_real(path, obj, "wall_seconds")) >
 		    st->wall_seconds)
@@ -231,6 +248,7 @@ bench_merge(char *const files[], int n, struct bench_stats *st,
 		merge_hist(path, obj, "histogram", &st->hist);
 		merge_hist(path, obj, "connect_histogram", &st->connect_hist);
 		json_decref(obj);
+		merge_obj = NULL;
 	}
 	cf->reconnect = st->reconnects != 0;
 }

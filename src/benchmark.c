@@ -26,6 +26,7 @@
 
 #include "addr.h"
 #include "benchmark.h"
+#include "clock.h"
 #include "exitcode.h"
 #include "log.h"
 #include "parse.h"
@@ -85,14 +86,11 @@ static const struct option bench_options[] = {
 };
 
 
-/* Monotonic nanoseconds. */
+/* Monotonic nanoseconds: the run's clock. */
 uint64_t
 bench_now(void)
 {
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec);
+	return (clock_now_ns());
 }
 
 /* Print --help. */

@@ -18,6 +18,7 @@
 #include <event2/event.h>
 
 #include "addr.h"
+#include "clock.h"
 #include "cli.h"
 #include "exitcode.h"
 #include "log.h"
@@ -56,8 +57,7 @@ connect_wait(struct connect_attempt *a)
 	if (ev == NULL)
 		fatalx("cannot create the connect event");
 	if (cli_config.timeout_us != 0) {
-		tv.tv_sec = (time_t)(cli_config.timeout_us / 1000000);
-		tv.tv_usec = (suseconds_t)(cli_config.timeout_us % 1000000);
+		tv = clock_timeval(cli_config.timeout_us);
 		tvp = &tv;
 	}
 	if (event_add(ev, tvp) != 0)

@@ -136,9 +136,8 @@ line_print_echo(struct evbuffer *in)
 	echo = evbuffer_pullup(in, (ev_ssize_t)line.expect);
 	if (echo == NULL)
 		fatalx("out of memory");
-	if (cli_config.verify && memcmp(echo, line.sent, line.expect) != 0) {
-		for (i = 0; echo[i] == (unsigned char)line.sent[i]; i++)
-			/* nothing */;
+	if (cli_config.verify &&
+	    (i = cli_first_diff(echo, line.sent, line.expect)) < line.expect) {
 		cli_error("echo differs at offset %llu (line %llu, byte %zu): "
 		    "sent 0x%02x, received 0x%02x",
 		    (unsigned long long)(line.offset + i),

@@ -236,9 +236,7 @@ stream_verify(struct evbuffer *in)
 			n = sizeof echo;
 		evbuffer_remove(in, echo, n);
 		evbuffer_remove(stream.window, sent, n);
-		if (memcmp(echo, sent, n) != 0) {
-			for (i = 0; echo[i] == sent[i]; i++)
-				/* nothing */;
+		if ((i = cli_first_diff(echo, sent, n)) < n) {
 			cli_error("echo differs at offset %llu: sent 0x%02x, "
 			    "received 0x%02x",
 			    (unsigned long long)(stream.echoed + i), sent[i],

@@ -24,6 +24,7 @@
 #include <event2/event.h>
 
 #include "addr.h"
+#include "clock.h"
 #include "cli.h"
 #include "exitcode.h"
 #include "log.h"
@@ -199,14 +200,25 @@ cli_finish(int status)
 	event_base_loopbreak(cli_base);
 }
 
+/* The offset of the first byte where a and b differ; n if none does. */
+size_t
+cli_first_diff(const void *a, const void *b, size_t n)
+{
+	const unsigned char	*p = a, *q = b;
+	size_t			 i;
+
+	if (memcmp(a, b, n) == 0)
+		return (n);
+	for (i = 0; p[i] == q[i]; i++)
+		/* nothing */;
+	return (i);
+}
+
 /* Monotonic microseconds. */
 int64_t
 cli_now_us(void)
 {
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
+	return ((int64_t)clock_now_us());
 }
 
 /* The server was heard from (or a wait began): restart the silence clock. */
@@ -220,10 +232,8 @@ cli_activity(void)
 static void
 cli_watch_arm(int64_t us)
 {
-	struct timeval	tv;
+	struct timeval	tv = clock_timeval((uint64_t)us);
 
-	tv.tv_sec = (time_t)(us / 1000000);
-	tv.tv_usec = (suseconds_t)(us % 1000000);
 	evtimer_add(cli_watch_ev, &tv);
 }
 

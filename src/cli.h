@@ -36,6 +36,7 @@ extern char			 cli_peer[];
 void	cli_error(const char *fmt, ...)
 	    __attribute__((format(printf, 1, 2)));
 void	cli_finish(int status);
+size_t	cli_first_diff(const void *, const void *, size_t);
 int64_t	cli_now_us(void);
 void	cli_activity(void);
 void	cli_watch_start(int (*waiting)(void));

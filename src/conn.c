@@ -53,8 +53,10 @@
 #include <event2/event.h>
 
 #include "addr.h"
+#include "clock.h"
 #include "log.h"
 #include "server.h"
+#include "sock.h"
 
 /* What libevent 2.1 reads per call (EVBUFFER_MAX_READ); more may wait. */
 #define CONN_LIBEVENT_READ	4096
@@ -189,10 +191,7 @@ conn_fd(const struct conn *c)
 static int64_t
 conn_now_us(void)
 {
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
+	return ((int64_t)clock_now_us());
 }
 
 /* Monotonic milliseconds, modulo 2^32: compare only differences. */
@@ -206,10 +205,8 @@ conn_now_ms(void)
 static const struct timeval *
 conn_common_timeout(uint64_t us)
 {
-	struct timeval	tv;
+	struct timeval	tv = clock_timeval(us);
 
-	tv.tv_sec = (time_t)(us / 1000000);
-	tv.tv_usec = (suseconds_t)(us % 1000000);
 	return (event_base_init_common_timeout(server_base, &tv));
 }
 
@@ -1009,7 +1006,7 @@ conn_accept(int fd, const struct sockaddr *sa, socklen_t len)
 
 	if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6) {
 		/* Echo replies are small and latency matters: no Nagle. */
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		sock_set_nodelay(fd);
 		/* Urgent bytes are part of the stream and echoed in place. */
 		setsockopt(fd, SOL_SOCKET, SO_OOBINLINE, &one, sizeof one);
 	}

@@ -177,13 +177,14 @@ parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out,
 }
 
 /*
- * A count with an optional decimal suffix, as rates and counts are written:
- * 250, 100k (100,000), 1.5m (1,500,000), 2g.  A fraction needs a suffix and
- * must come out whole.  Range-checked after scaling.
+ * A number with an optional k, m or g suffix, scaled by unit (1000 or
+ * 1024) to its power; range-checked after scaling.  Counts (unit 1000)
+ * may have a fraction that comes out whole (1.5m); sizes (1024) may spell
+ * the suffix kib or kb, and a bare b.
  */
-int
-parse_count(const char *s, uint64_t min, uint64_t max, uint64_t *out,
-    char **cause)
+static int
+parse_scaled(const char *s, uint64_t unit, uint64_t min, uint64_t max,
+    uint64_t *out, char **cause)
 {
 	uint64_t	 v, frac = 0, fdiv = 1, mult = 1;
 	const char	*u;
@@ -195,7 +196,7 @@ parse_count(const char *s, uint64_t min, uint64_t max, uint64_t *out,
 	if (n < 0)
 		goto range;
 	u = s + n;
-	if (*u == '.') {
+	if (*u == '.' && unit == 1000) {
 		for (u++; isdigit((unsigned char)*u) && fdiv < 1000000000;
 		    u++) {
 			frac = frac * 10 + (uint64_t)(*u - '0');
@@ -207,23 +208,32 @@ parse_count(const char *s, uint64_t min, uint64_t max, uint64_t *out,
 	switch (tolower((unsigned char)*u)) {
 	case '\0':
 		break;
-	case 'k':
-		mult = 1000;
-		break;
-	case 'm':
-		mult = 1000000;
+	case 'b':
+		if (unit != 1024)
+			goto bad;
+		u++;
 		break;
 	case 'g':
-		mult = 1000000000;
+		mult *= unit;
+		/* FALLTHROUGH */
+	case 'm':
+		mult *= unit;
+		/* FALLTHROUGH */
+	case 'k':
+		mult *= unit;
 		break;
 	default:
 		goto bad;
 	}
-	if (mult != 1)
+	if (mult != 1) {
 		u++;
+		if (unit == 1024 && (strcasecmp(u, "ib") == 0 ||
+		    strcasecmp(u, "b") == 0))
+			u += strlen(u);
+	}
 	if (*u != '\0' || (fdiv != 1 && (mult == 1 || frac * mult % fdiv != 0)))
 		goto bad;
-	if (v > (UINT64_MAX - mult) / mult)
+	if (v > UINT64_MAX / mult || v * mult > UINT64_MAX - frac * mult / fdiv)
 		goto range;
 	v = v * mult + frac * mult / fdiv;
 	if (v < min || v > max)
@@ -231,71 +241,33 @@ parse_count(const char *s, uint64_t min, uint64_t max, uint64_t *out,
 	*out = v;
 	return (0);
 bad:
-	cause_set(cause, "'%s' is not a count (like 500, 100k, 1.5m)", s);
+	if (unit == 1000)
+		cause_set(cause, "'%s' is not a count (like 500, 100k, 1.5m)", s);
+	else
+		cause_set(cause, "'%s' is not a size (use a number with an "
+		    "optional k, m or g suffix)", s);
 	return (-1);
 range:
-	cause_set(cause, "'%s' is out of range (%llu to %llu)", s,
-	    (unsigned long long)min, (unsigned long long)max);
+	cause_set(cause, "%s'%s' is out of range (%llu to %llu%s)",
+	    unit == 1000 ? "" : "size ", s, (unsigned long long)min,
+	    (unsigned long long)max, unit == 1000 ? "" : " bytes");
 	return (-1);
 }
 
-/*
- * A byte count with an optional binary suffix: 512, 64k, 1m, 2G, 1MiB,
- * 10kb.  Range-checked after scaling.
- */
+/* A count with an optional decimal suffix: 250, 100k, 1.5m, 2g. */
+int
+parse_count(const char *s, uint64_t min, uint64_t max, uint64_t *out,
+    char **cause)
+{
+	return (parse_scaled(s, 1000, min, max, out, cause));
+}
+
+/* A byte count with an optional binary suffix: 512, 64k, 1m, 2G, 1MiB. */
 int
 parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out,
     char **cause)
 {
-	uint64_t	 v, mult = 1;
-	const char	*u;
-	int		 n;
-
-	n = parse_digits(s, &v);
-	if (n == 0)
-		goto bad;
-	if (n < 0)
-		goto range;
-	u = s + n;
-	switch (tolower((unsigned char)*u)) {
-	case '\0':
-		break;
-	case 'b':
-		u++;
-		break;
-	case 'k':
-		mult = 1ULL << 10;
-		break;
-	case 'm':
-		mult = 1ULL << 20;
-		break;
-	case 'g':
-		mult = 1ULL << 30;
-		break;
-	default:
-		goto bad;
-	}
-	if (mult != 1) {
-		u++;
-		if (strcasecmp(u, "ib") == 0 || strcasecmp(u, "b") == 0)
-			u += strlen(u);
-	}
-	if (*u != '\0')
-		goto bad;
-	if (v > UINT64_MAX / mult || v * mult < min || v * mult > max)
-		goto range;
-	*out = v * mult;
-	return (0);
-
-range:
-	cause_set(cause, "size '%s' is out of range (%llu to %llu bytes)",
-	    s, (unsigned long long)min, (unsigned long long)max);
-	return (-1);
-
-bad:
-	cause_set(cause, "'%s' is not a size (use a number with an optional "
-	    "k, m or g suffix)", s);
-	return (-1);
+	return (parse_scaled(s, 1024, min, max, out, cause));
 }
 
 /*

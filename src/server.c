@@ -19,6 +19,7 @@
 #include <event2/event.h>
 
 #include "addr.h"
+#include "clock.h"
 #include "chainpool.h"
 #include "log.h"
 #include "parse.h"
@@ -279,8 +280,7 @@ server_stop_cb(evutil_socket_t sig, short what, void *arg)
 		event_base_loopexit(server_base, NULL);
 		return;
 	}
-	tv.tv_sec = (time_t)(server_config.drain_timeout_us / 1000000);
-	tv.tv_usec = (suseconds_t)(server_config.drain_timeout_us % 1000000);
+	tv = clock_timeval(server_config.drain_timeout_us);
 	server_drain_ev = evtimer_new(server_base, server_drain_timeout_cb,
 	    NULL);
 	if (server_drain_ev == NULL || evtimer_add(server_drain_ev, &tv) != 0)
