@@ -147,9 +147,17 @@ merge_signal(const char *name)
 
 /*
  * The result being merged.  A bad one exits through usage_error() from
- * deep in the checks; held here, it is not reported as a leak then.
+ * deep in the checks: merge_free(), at exit, frees it then.
  */
 static json_t		*merge_obj;
+
+/* At exit: free the result that was being merged, if any. */
+static void
+merge_free(void)
+{
+	json_decref(merge_obj);
+	merge_obj = NULL;
+}
 
 /* The counts that add up, by their JSON key. */
 static const struct {
@@ -186,6 +194,7 @@ bench_merge(char *const files[], int n, struct bench_stats *st,
 	size_t			 k;
 	int			 i;
 
+	atexit(merge_free);
 	memset(st, 0, sizeof *st);
 	hist_reset(&st->hist);
 	hist_reset(&st->connect_hist);
@@ -247,8 +256,7 @@ bench_merge(char *const files[], int n, struct bench_stats *st,
 			    "%s: %s", path, json_string_value(v));
 		merge_hist(path, obj, "histogram", &st->hist);
 		merge_hist(path, obj, "connect_histogram", &st->connect_hist);
-		json_decref(obj);
-		merge_obj = NULL;
+		merge_free();
 	}
 	cf->reconnect = st->reconnects != 0;
 }

@@ -45,6 +45,7 @@ struct run_state {
 	uint64_t		 interval_epoch;	/* 0: none asked for */
 	uint64_t		 interval_start_ns, interval_end_ns;
 	uint64_t		 interval_counts[3], interval_last[3];
+	uint64_t		 interval_open;
 	uint64_t		 last_messages;
 	uint64_t		 last_ns;
 };
@@ -203,6 +204,9 @@ run_interval(struct run_state *rs, uint64_t now)
 		    __ATOMIC_RELEASE);
 		rs->interval_end_ns = now;
 		run_live_counts(rs, rs->interval_counts);
+		rs->interval_open = 0;
+		for (i = 0; i < bench_config.threads; i++)
+			rs->interval_open += LIVE_GET(rs->threads[i].live.open);
 		return;
 	}
 	for (i = 0; i < bench_config.threads; i++) {
@@ -227,7 +231,7 @@ run_interval(struct run_state *rs, uint64_t now)
 	printf("{\"type\":\"interval\",\"t\":%.3f,\"seconds\":%.3f,"
 	    "\"phase\":\"%s\",\"messages\":%llu,\"bytes\":%llu,"
 	    "\"msgs_per_sec\":%.1f,\"mb_per_sec\":%.6f,\"errors\":%llu,"
-	    "\"mismatches\":%llu,",
+	    "\"mismatches\":%llu,\"open\":%llu,",
 	    (double)(rs->interval_end_ns - rs->begin_ns) / 1e9, secs,
 	    run_phase(rs, rs->interval_end_ns),
 	    (unsigned long long)rs->interval_last[0],
@@ -235,7 +239,8 @@ run_interval(struct run_state *rs, uint64_t now)
 	    secs > 0 ? (double)rs->interval_last[0] / secs : 0.0,
 	    secs > 0 ? (double)(rs->interval_last[0] * size) / secs / 1e6 : 0.0,
 	    (unsigned long long)rs->interval_last[1],
-	    (unsigned long long)rs->interval_last[2]);
+	    (unsigned long long)rs->interval_last[2],
+	    (unsigned long long)rs->interval_open);
 	report_json_latency("latency_us", h);
 	printf("}\n");
 	fflush(stdout);
