@@ -818,7 +818,11 @@ def gnuplot_scripts(rows, servers, outdir, meta):
                         "NaN" if r.get(k) is None else repr(r[k]) for k in
                         ("msgs_per_sec", "lat_p50_us", "lat_p99_us",
                          "lat_p999_us", "server_us_per_msg"))))
-            series.append((s, size, name))
+            # A server whose CPU was not visible (a --target elsewhere)
+            # has no line in cpu.png, and so no legend entry there.
+            has_cpu = any(r.get("server_us_per_msg") is not None
+                          for _, r in pts)
+            series.append((s, size, name, has_cpu))
     if not series:
         return []
     subtitle = "median of %s; %s" % (meta.get("repeats", "?") + " runs",
@@ -836,7 +840,7 @@ def gnuplot_scripts(rows, servers, outdir, meta):
     colors = [("#1f4e99", "#6fa8f0"), ("#b2182b", "#f4897b"),
               ("#1b7837", "#7fcf8f"), ("#6a3d9a", "#b49bd6"),
               ("#b35806", "#f6b26b")]
-    sizes = sorted({size for _, size, _ in series})
+    sizes = sorted({size for _, size, _, _ in series})
 
     def style(s, size, dash=1):
         pair = colors[servers.index(s) % len(colors)]
@@ -855,7 +859,7 @@ def gnuplot_scripts(rows, servers, outdir, meta):
         "plot " + ", \\\n     ".join(
             "'%s' using 1:2 with linespoints %s title '%s, %s'"
             % (name, style(s, size), s, size_text(size))
-            for s, size, name in series),
+            for s, size, name, _ in series),
     ]
     plots.append(("throughput", gp))
     # Latency percentiles.
@@ -870,13 +874,16 @@ def gnuplot_scripts(rows, servers, outdir, meta):
         "plot " + ", \\\n     ".join(
             ["'%s' using 1:4 with linespoints %s title '%s, %s p99'"
              % (name, style(s, size), s, size_text(size))
-             for s, size, name in series] +
+             for s, size, name, _ in series] +
             ["'%s' using 1:3 with linespoints %s title '%s, %s p50'"
              % (name, style(s, size, 2), s, size_text(size))
-             for s, size, name in series]),
+             for s, size, name, _ in series]),
     ]
     plots.append(("latency", gp))
-    # Server CPU per message.
+    # Server CPU per message, for the servers whose CPU was measured.
+    cpu_series = [x for x in series if x[3]]
+    if not cpu_series:
+        return write_plots(outdir, plots)
     gp = common + [
         "set output 'cpu.png'",
         "set title \"Server CPU time per echoed message vs connections\\n"
@@ -890,9 +897,14 @@ def gnuplot_scripts(rows, servers, outdir, meta):
         "plot " + ", \\\n     ".join(
             "'%s' using 1:6 with linespoints %s title '%s, %s'"
             % (name, style(s, size), s, size_text(size))
-            for s, size, name in series),
+            for s, size, name, _ in cpu_series),
     ]
     plots.append(("cpu", gp))
+    return write_plots(outdir, plots)
+
+
+def write_plots(outdir, plots):
+    """Write each (name, gnuplot lines) as name.gp; returns the names."""
     names = []
     for name, lines in plots:
         with open(os.path.join(outdir, name + ".gp"), "w") as f:

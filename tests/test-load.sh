@@ -124,6 +124,26 @@ if [ ${#fork[@]} -gt 0 ]; then
 else
 	echo "# no socat: the forking-server checks are skipped"
 fi
+# A server whose CPU is not visible (a --target running elsewhere) has
+# no line in cpu.png, and no legend entry for a line that is not there.
+mkdir -p "$tmp/nocpu"
+"$PYTHON3" -c '
+import json, sys
+with open(sys.argv[1]) as f, open(sys.argv[2], "w") as out:
+    for line in f:
+        r = json.loads(line)
+        if r["server"] == "again":
+            for k in ("server_cpu_s", "server_us_per_msg", "server_cpu_pct"):
+                r.pop(k, None)
+        out.write(json.dumps(r) + "\n")
+' "$tmp/out/runs.jsonl" "$tmp/nocpu/runs.jsonl"
+"$PYTHON3" "$srcdir/scripts/load-report.py" report "$tmp/nocpu" \
+    --gnuplot /bin/true >"$tmp/nocpu.out" 2>&1
+check "no CPU figures: throughput still plots it" \
+    grep -q "title 'again, 64 B'" "$tmp/nocpu/throughput.gp"
+check "no CPU figures: cpu.png has no entry for it" \
+    eval "grep -q \"title 'evecho, 64 B'\" '$tmp/nocpu/cpu.gp' &&
+    ! grep -q \"title 'again, \" '$tmp/nocpu/cpu.gp'"
 check "summary.md written" [ -s "$tmp/out/summary.md" ]
 for heading in "## Ping-pong" "## Pipelined" "## Stream" "## Connect" \
     "## Hold"; do
