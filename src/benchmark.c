@@ -14,7 +14,6 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -238,36 +237,14 @@ bench_add_source(const char *spec)
 	close(fd);
 }
 
-/* Try one connect to ai within the timeout; 0 if it was accepted. */
-static int
-bench_probe(const struct addrinfo *ai, char **cause)
+/* One address failed: keep its reason, for when none is left. */
+static void
+bench_probe_failed(const char *cause, void *arg)
 {
-	const struct bench_source	*src = bench_config.sources;
-	struct pollfd			 pfd;
-	char				 name[ADDR_STRLEN];
-	int				 fd, n;
+	char	**last = arg;
 
-	fd = sock_connect_start(ai->ai_addr, ai->ai_addrlen,
-	    src != NULL ? (const struct sockaddr *)&src->ss : NULL,
-	    src != NULL ? src->len : 0, cause);
-	if (fd == -1)
-		return (-1);
-	pfd.fd = fd;
-	pfd.events = POLLOUT;
-	do {
-		n = poll(&pfd, 1, (int)(bench_config.timeout_us / 1000));
-	} while (n == -1 && errno == EINTR);
-	if (n == 0)
-		errno = ETIMEDOUT;
-	if (n <= 0 || sock_connect_result(fd) != 0) {
-		cause_set(cause, "cannot connect to %s: %s",
-		    addr_format(ai->ai_addr, name, sizeof name),
-		    strerror(errno));
-		close(fd);
-		return (-1);
-	}
-	close(fd);
-	return (0);
+	free(*last);
+	*last = strdup(cause);
 }
 
 /*
@@ -280,9 +257,11 @@ bench_probe(const struct addrinfo *ai, char **cause)
 static void
 bench_pick_target(void)
 {
-	struct addrinfo	*res, *ai;
-	char		*host, *port, *cause = NULL;
-	int		 family = AF_UNSPEC;
+	const struct bench_source	*src = bench_config.sources;
+	const struct addrinfo		*ai = NULL;
+	struct addrinfo			*res;
+	char				*host, *port, *cause = NULL;
+	int				 fd, family = AF_UNSPEC;
 
 	if (addr_parse(bench_config.target_spec, ADDR_DEFAULT_HOST,
 	    ADDR_DEFAULT_PORT, &host, &port, &cause) != 0)
@@ -293,29 +272,28 @@ bench_pick_target(void)
 	}
 	if (bench_config.nsources > 0)
 		family = bench_config.sources[0].ss.ss_family;
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		if (family != AF_UNSPEC && ai->ai_family != family)
-			continue;
-		free(cause);
-		cause = NULL;
-		if (bench_probe(ai, &cause) == 0)
-			break;
-	}
-	if (ai == NULL && cause == NULL) {
+	fd = sock_connect_first(res, family,
+	    src != NULL ? (const struct sockaddr *)&src->ss : NULL,
+	    src != NULL ? src->len : 0, bench_config.timeout_us,
+	    bench_probe_failed, &cause, &ai);
+	if (fd != -1)
+		close(fd);
+	if (fd == -1 && cause == NULL) {
 		usage_error(bench_progname, "--source: the target '%s' has no "
 		    "%s address", host != NULL ? host : bench_config.target_spec,
 		    family == AF_INET ? "IPv4" : "IPv6");
 	}
 	free(host);
 	free(port);
-	if (ai == NULL) {
-		log_errorx("%s", cause);
+	if (fd == -1) {
+		log_errorx("%s", cause != NULL ? cause : "out of memory");
 		exit(EXIT_UNREACHABLE);
 	}
 	memcpy(&bench_config.target, ai->ai_addr, ai->ai_addrlen);
 	bench_config.target_len = ai->ai_addrlen;
 	addr_format(ai->ai_addr, bench_config.target_name,
 	    sizeof bench_config.target_name);
+	free(cause);
 	freeaddrinfo(res);
 }
 

@@ -7,7 +7,10 @@
 #include <netinet/tcp.h>
 
 #include <dirent.h>
+#include <netdb.h>
+#include <poll.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -72,6 +75,70 @@ fail:
 }
 
 /* After a connect completes: 0, or -1 with errno set to why it failed. */
+/* Wait until a connect started by sock_connect_start ends: 0 or an errno. */
+static int
+sock_connect_wait(int fd, int64_t timeout_us)
+{
+	struct pollfd	pfd = { .fd = fd, .events = POLLOUT };
+	int		n;
+
+	do {
+		n = poll(&pfd, 1, timeout_us > 0 ? (int)(timeout_us / 1000) : -1);
+	} while (n == -1 && errno == EINTR);
+	if (n == -1)
+		return (errno);
+	if (n == 0)
+		return (ETIMEDOUT);
+	return (sock_connect_result(fd) == 0 ? 0 : errno);
+}
+
+/*
+ * Connect to the first address of res that accepts, waiting at most
+ * timeout_us for each (0: as long as the kernel tries), from src when
+ * given, skipping addresses not of family unless it is AF_UNSPEC.  A name
+ * with several addresses (localhost may be ::1 and 127.0.0.1) so reaches
+ * the one a server listens on.  Each failed address is passed to failed as
+ * one line; returns the connected non-blocking socket and its address in
+ * *chosen, or -1.
+ */
+int
+sock_connect_first(const struct addrinfo *res, int family,
+    const struct sockaddr *src, socklen_t srclen, int64_t timeout_us,
+    void (*failed)(const char *cause, void *arg), void *arg,
+    const struct addrinfo **chosen)
+{
+	const struct addrinfo	*ai;
+	char			 name[ADDR_STRLEN], *cause = NULL;
+	int			 fd, error;
+
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		if (family != AF_UNSPEC && ai->ai_family != family)
+			continue;
+		fd = sock_connect_start(ai->ai_addr, ai->ai_addrlen, src, srclen,
+		    &cause);
+		if (fd != -1 && (error = sock_connect_wait(fd, timeout_us)) == 0) {
+			*chosen = ai;
+			return (fd);
+		}
+		if (fd != -1) {
+			close(fd);
+			addr_format(ai->ai_addr, name, sizeof name);
+			if (error == ETIMEDOUT)
+				cause_set(&cause, "cannot connect to %s: timed "
+				    "out after %.3g s", name,
+				    (double)timeout_us / 1e6);
+			else
+				cause_set(&cause, "cannot connect to %s: %s",
+				    name, strerror(error));
+		}
+		if (failed != NULL)
+			failed(cause, arg);
+		free(cause);
+		cause = NULL;
+	}
+	return (-1);
+}
+
 int
 sock_connect_result(int fd)
 {

@@ -10,6 +10,11 @@
 int	sock_connect_start(const struct sockaddr *dst, socklen_t dstlen,
 	    const struct sockaddr *src, socklen_t srclen, char **cause);
 int	sock_connect_result(int fd);
+struct addrinfo;
+int	sock_connect_first(const struct addrinfo *res, int family,
+	    const struct sockaddr *src, socklen_t srclen, int64_t timeout_us,
+	    void (*failed)(const char *cause, void *arg), void *arg,
+	    const struct addrinfo **chosen);
 int	sock_set_nodelay(int fd);
 uint64_t sock_raise_nofile(void);
 int	sock_count_open(void);
