@@ -1,6 +1,6 @@
 /*
  * check_benchmark.c: evecho-benchmark end to end, against the real
- * evecho-server and against corrupt-echo, a server that goes wrong on
+ * evecho-server and against bad-echo, a server that goes wrong on
  * purpose.  Every run is short (well under a second of load, -c small),
  * every wait has a deadline and every process is stopped by PID.  These
  * tests check counts and exit statuses, never speed.
@@ -37,33 +37,13 @@ start_server(void)
 	snprintf(target, sizeof target, "%s", srv.addrs[0]);
 }
 
-/* Start corrupt-echo in mode at byte n, reading its address. */
+/* Start bad-echo going wrong in mode at byte n; its address in target. */
 static void
-start_corrupt(const char *mode, const char *n)
+start_corrupt(const char *mode, uint64_t n)
 {
-	const char	*argv[] = { NULL, "-m", mode, "0", n, NULL };
-	static char	 path[4096];
-	const char	*dir = getenv("EVECHO_BUILDDIR");
-	char		 line[128];
-	struct pollfd	 pfd;
-	ssize_t		 got;
-	size_t		 have = 0;
-
-	snprintf(path, sizeof path, "%s/tests/corrupt-echo",
-	    dir != NULL ? dir : "..");
-	argv[0] = path;
-	ck_assert_int_eq(harness_spawn(&srv, argv), 0);
-	pfd.fd = srv.out_fd;
-	pfd.events = POLLIN;
-	while (have < sizeof line - 1 && memchr(line, '\n', have) == NULL) {
-		ck_assert_msg(poll(&pfd, 1, T_MS) == 1, "corrupt-echo silent");
-		got = read(srv.out_fd, line + have, sizeof line - 1 - have);
-		ck_assert_msg(got > 0, "corrupt-echo exited");
-		have += (size_t)got;
-	}
-	line[have] = '\0';
-	ck_assert_msg(sscanf(line, "listening on %79s", target) == 1,
-	    "corrupt-echo said '%s'", line);
+	ck_assert_msg(harness_bad_echo_start(&srv, mode, n) == 0,
+	    "bad-echo did not start: %s", harness_stderr(&srv, 0));
+	snprintf(target, sizeof target, "%s", srv.addrs[0]);
 }
 
 /* Stop whichever server the test started. */
@@ -478,7 +458,7 @@ START_TEST(test_corrupt_flip)
 			    "-t", "0.3", "-w", "0", NULL };
 	int		rc;
 
-	start_corrupt("flip", "1000");
+	start_corrupt("flip", 1000);
 	rc = run_bench(out, sizeof out, 0, args);
 	stop_server();
 	ck_assert_int_eq(rc, 1);
@@ -496,7 +476,7 @@ START_TEST(test_corrupt_human)
 			    "-t", "0.3", "-w", "0", NULL };
 	int		rc;
 
-	start_corrupt("flip", "100000");
+	start_corrupt("flip", 100000);
 	rc = run_bench(out, sizeof out, 0, args);
 	stop_server();
 	ck_assert_int_eq(rc, 1);
@@ -513,7 +493,7 @@ START_TEST(test_closed)
 			    "-w", "0", NULL };
 	int		rc;
 
-	start_corrupt("close", "640");
+	start_corrupt("close", 640);
 	rc = run_bench(out, sizeof out, 0, args);
 	stop_server();
 	ck_assert_int_eq(rc, 1);
@@ -534,7 +514,7 @@ START_TEST(test_reset)
 			    "-w", "0", NULL };
 	int		rc;
 
-	start_corrupt("reset", "640");
+	start_corrupt("reset", 640);
 	rc = run_bench(out, sizeof out, 0, args);
 	stop_server();
 	ck_assert_int_eq(rc, 1);
@@ -552,7 +532,7 @@ START_TEST(test_reconnect)
 			    "-w", "0", "--reconnect", NULL };
 	int		rc;
 
-	start_corrupt("close", "640");
+	start_corrupt("close", 640);
 	rc = run_bench(out, sizeof out, 0, args);
 	stop_server();
 	ck_assert_int_eq(rc, 1);		/* the closes are failures */
@@ -578,7 +558,7 @@ START_TEST(test_corrupt_counts)
 	const char		*err, *last;
 	int			 rc;
 
-	start_corrupt("flipall", "1000");
+	start_corrupt("flipall", 1000);
 	spawn_bench(&p, 0, args);
 	rc = collect_bench(&p, started, out, sizeof out);
 	stop_server();
@@ -628,7 +608,7 @@ START_TEST(test_ended_early)
 			    NULL };
 	int		rc;
 
-	start_corrupt("reset", "0");
+	start_corrupt("reset", 0);
 	rc = run_bench(out, sizeof out, 0, args);
 	ck_assert_int_eq(rc, 1);
 	ck_assert_msg(strstr(out, "ended early: every connection failed ") !=
@@ -637,7 +617,7 @@ START_TEST(test_ended_early)
 	stop_server();
 
 	/* With -n: it says how many of the count came back. */
-	start_corrupt("close", "640");
+	start_corrupt("close", 640);
 	rc = run_bench(out, sizeof out, 0, count);
 	stop_server();
 	ck_assert_int_eq(rc, 1);
@@ -864,7 +844,7 @@ START_TEST(test_double)
 			    "-w", "0", NULL };
 	int		rc;
 
-	start_corrupt("double", "640");
+	start_corrupt("double", 640);
 	rc = run_bench(out, sizeof out, 0, args);
 	stop_server();
 	ck_assert_int_eq(rc, 1);
@@ -887,7 +867,7 @@ START_TEST(test_timeout)
 			    "-w", "0", "--timeout", "0.3", NULL };
 	int		rc;
 
-	start_corrupt("mute", "6400");
+	start_corrupt("mute", 6400);
 	rc = run_bench(out, sizeof out, 0, args);
 	stop_server();
 	ck_assert_int_eq(rc, 1);

@@ -199,122 +199,16 @@ random_file(size_t len, uint64_t seed)
 	return (fd);
 }
 
-/* ---- a tiny misbehaving server, one connection, forked ---- */
+/* ---- a misbehaving server: tests/bad-echo ---- */
 
-enum fake_mode {
-	FAKE_PIECES,		/* echo each read in halves, 100 ms apart */
-	FAKE_SILENT,		/* read everything, echo nothing */
-	FAKE_CLOSE_AFTER,	/* echo arg bytes, then close */
-	FAKE_CORRUPT,		/* echo everything, byte arg flipped */
-	FAKE_BATCH,		/* hold everything until EOF, then echo */
-	FAKE_DOUBLE,		/* echo everything twice */
-};
-
-/* Write all of buf to a blocking socket; -1 if the peer went away. */
-static int
-fake_write(int fd, const char *buf, size_t len)
-{
-	ssize_t	n;
-
-	while (len > 0) {
-		if ((n = write(fd, buf, len)) <= 0)
-			return (-1);
-		buf += n;
-		len -= (size_t)n;
-	}
-	return (0);
-}
-
-/* The fake server's one connection. */
+/* Start bad-echo going wrong in mode from byte n; its address in addr. */
 static void
-fake_serve(int lfd, enum fake_mode mode, size_t arg)
+fake_start(struct harness_proc *p, const char *mode, uint64_t n, char *addr,
+    size_t size)
 {
-	char	buf[65536], held[65536];
-	size_t	total = 0, half, n;
-	ssize_t	r;
-	int	fd;
-
-	signal(SIGPIPE, SIG_IGN);
-	if ((fd = accept(lfd, NULL, NULL)) == -1)
-		_exit(1);
-	while ((r = read(fd, buf, sizeof buf)) > 0) {
-		n = (size_t)r;
-		switch (mode) {
-		case FAKE_PIECES:
-			half = n / 2;
-			if (fake_write(fd, buf, half) != 0)
-				_exit(1);
-			usleep(100000);
-			if (fake_write(fd, buf + half, n - half) != 0)
-				_exit(1);
-			break;
-		case FAKE_SILENT:
-			break;
-		case FAKE_CLOSE_AFTER:
-			if (n > arg - total)
-				n = arg - total;
-			if (fake_write(fd, buf, n) != 0)
-				_exit(1);
-			if (total + n == arg) {
-				close(fd);
-				_exit(0);
-			}
-			break;
-		case FAKE_CORRUPT:
-			if (arg >= total && arg < total + n)
-				buf[arg - total] ^= 0x20;
-			if (fake_write(fd, buf, n) != 0)
-				_exit(1);
-			break;
-		case FAKE_BATCH:
-			if (total + n > sizeof held)
-				_exit(1);
-			memcpy(held + total, buf, n);
-			break;
-		case FAKE_DOUBLE:
-			if (fake_write(fd, buf, n) != 0 ||
-			    fake_write(fd, buf, n) != 0)
-				_exit(1);
-			break;
-		}
-		total += (size_t)r;
-	}
-	if (mode == FAKE_SILENT)
-		pause();	/* silent, not gone: the test kills us */
-	if (mode == FAKE_BATCH && fake_write(fd, held, total) != 0)
-		_exit(1);
-	close(fd);
-	_exit(0);
-}
-
-/* Fork a fake server on 127.0.0.1:0; its PID in p, its address in addr. */
-static void
-fake_start(struct harness_proc *p, enum fake_mode mode, size_t arg,
-    char *addr, size_t size)
-{
-	struct sockaddr_in	sin;
-	pid_t			parent = getpid();
-	int			lfd;
-
-	memset(&sin, 0, sizeof sin);
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	ck_assert_int_ge(lfd, 0);
-	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sin, sizeof sin), 0);
-	ck_assert_int_eq(listen(lfd, 4), 0);
-	snprintf(addr, size, "127.0.0.1:%d", addr_local_port(lfd));
-	memset(p, 0, sizeof *p);
-	p->out_fd = p->err_fd = -1;
-	p->pid = fork();
-	ck_assert_int_ne(p->pid, -1);
-	if (p->pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(127);
-		fake_serve(lfd, mode, arg);
-	}
-	close(lfd);
+	ck_assert_msg(harness_bad_echo_start(p, mode, n) == 0,
+	    "bad-echo did not start: %s", harness_stderr(p, 0));
+	snprintf(addr, size, "%s", p->addrs[0]);
 }
 
 /* ---- the pseudo-terminal ---- */
@@ -539,7 +433,7 @@ START_TEST(test_double_echo)
 	int			verify;
 
 	for (verify = 0; verify < 2; verify++) {
-		fake_start(&fake, FAKE_DOUBLE, 0, addr, sizeof addr);
+		fake_start(&fake, "double", 0, addr, sizeof addr);
 		const char *const plain[] = { "-m", "twice", addr, NULL };
 		const char *const checked[] = { "--verify", "-m", "twice", addr,
 		    NULL };
@@ -599,7 +493,7 @@ START_TEST(test_oneshot_pieces)
 	struct cli_result	r;
 	char			addr[80];
 
-	fake_start(&fake, FAKE_PIECES, 0, addr, sizeof addr);
+	fake_start(&fake, "pieces", 0, addr, sizeof addr);
 	const char *const args[] = { "-m", "in pieces", addr, NULL };
 	cli_run(&r, args, -1);
 	ck_assert_int_eq(r.status, 0);
@@ -616,7 +510,7 @@ START_TEST(test_line_piped)
 	char			addr[80], c;
 	double			rtt[2];
 
-	fake_start(&fake, FAKE_PIECES, 0, addr, sizeof addr);
+	fake_start(&fake, "pieces", 0, addr, sizeof addr);
 	const char *const args[] = { "-i", "-t", "--verify", addr, NULL };
 	cli_run(&r, args, pipe_of("one\ntwo words\nexit\nthree\n"));
 	ck_assert_int_eq(r.status, 0);
@@ -651,7 +545,7 @@ START_TEST(test_pty_interactive)
 	size_t			len = 0, mark;
 	int			master;
 
-	fake_start(&fake, FAKE_PIECES, 0, addr, sizeof addr);
+	fake_start(&fake, "pieces", 0, addr, sizeof addr);
 	const char *const args[] = { addr, NULL };
 	master = pty_spawn(&cli, args);
 	ck_assert_msg(pty_expect(master, buf, sizeof buf, &len, 0,
@@ -765,7 +659,7 @@ START_TEST(test_stream_half_close)
 	struct cli_result	r;
 	char			addr[80];
 
-	fake_start(&fake, FAKE_BATCH, 0, addr, sizeof addr);
+	fake_start(&fake, "batch", 0, addr, sizeof addr);
 	const char *const args[] = { addr, NULL };
 	cli_run(&r, args, pipe_bytes("held\0until\nthe end", 18));
 	ck_assert_int_eq(r.status, 0);
@@ -836,7 +730,7 @@ START_TEST(test_verify_mismatch)
 	char			addr[80];
 	int			in;
 
-	fake_start(&fake, FAKE_CORRUPT, 123456, addr, sizeof addr);
+	fake_start(&fake, "flip", 123456, addr, sizeof addr);
 	const char *const args[] = { "--verify", addr, NULL };
 	in = random_file(1 << 20, 3);
 	cli_run(&r, args, in);
@@ -860,7 +754,7 @@ START_TEST(test_server_closes_early)
 	char			addr[80];
 	int			in;
 
-	fake_start(&fake, FAKE_CLOSE_AFTER, 5, addr, sizeof addr);
+	fake_start(&fake, "close", 5, addr, sizeof addr);
 	const char *const a1[] = { "-m", "hello world", addr, NULL };
 	cli_run(&r, a1, -1);
 	ck_assert_int_eq(r.status, 1);
@@ -869,7 +763,7 @@ START_TEST(test_server_closes_early)
 	ck_assert_str_eq(r.out, "hello");
 	harness_stop(&fake, SIGKILL, T_MS);
 
-	fake_start(&fake, FAKE_CLOSE_AFTER, 1000, addr, sizeof addr);
+	fake_start(&fake, "close", 1000, addr, sizeof addr);
 	const char *const a2[] = { addr, NULL };
 	in = random_file(1 << 20, 4);
 	cli_run(&r, a2, in);
@@ -889,7 +783,7 @@ START_TEST(test_silence_timeout)
 	char			addr[80];
 	int64_t			t0 = harness_now_ms();
 
-	fake_start(&fake, FAKE_SILENT, 0, addr, sizeof addr);
+	fake_start(&fake, "mute", 0, addr, sizeof addr);
 	const char *const args[] = { "--timeout", "0.3", "-m", "anyone?", addr,
 	    NULL };
 	cli_run(&r, args, -1);

@@ -161,7 +161,7 @@ harness_spawn_io(struct harness_proc *p, const char *const argv[], int in_fd,
 }
 
 /* Read stdout lines until every listener has announced itself. */
-static int
+int
 harness_read_ready(struct harness_proc *p)
 {
 	char	buf[4096], *line, *nl, *colon;
@@ -200,6 +200,27 @@ harness_read_ready(struct harness_proc *p)
 		p->ports[p->nports++] = atoi(colon + 1);
 	}
 	return (p->nports > 0 ? 0 : -1);
+}
+
+/* Start tests/bad-echo in mode from byte n on 127.0.0.1:0; see bad-echo.c. */
+int
+harness_bad_echo_start(struct harness_proc *p, const char *mode, uint64_t n)
+{
+	static char	 path[4096];
+	const char	*dir = getenv("EVECHO_BUILDDIR");
+	char		 nbuf[32];
+	const char	*argv[] = { path, "-m", mode, "0", nbuf, NULL };
+
+	snprintf(path, sizeof path, "%s/tests/bad-echo",
+	    dir != NULL ? dir : "..");
+	snprintf(nbuf, sizeof nbuf, "%llu", (unsigned long long)n);
+	if (harness_spawn(p, argv) != 0)
+		return (-1);
+	if (harness_read_ready(p) != 0) {
+		harness_stop(p, SIGKILL, 1000);
+		return (-1);
+	}
+	return (0);
 }
 
 /* Start evecho-server with exactly args, then wait for readiness. */

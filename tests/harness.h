@@ -44,6 +44,14 @@ int	harness_spawn(struct harness_proc *p, const char *const argv[]);
  * /dev/null and a pipe.  The caller keeps its copies of the fds. */
 int	harness_spawn_io(struct harness_proc *p, const char *const argv[],
 	    int in_fd, int out_fd);
+/* Wait for the "listening on HOST:PORT" lines on p's stdout, filling
+ * p->ports and p->addrs; -1 if it exits or is silent too long. */
+int	harness_read_ready(struct harness_proc *p);
+/* Start tests/bad-echo, a server that goes wrong in mode ("flip", "close",
+ * "mute" ...; see bad-echo.c) from byte n, on 127.0.0.1:0, and wait until
+ * it listens; its address is p->addrs[0]. */
+int	harness_bad_echo_start(struct harness_proc *p, const char *mode,
+	    uint64_t n);
 /* Start evecho-server on 127.0.0.1:0 plus extra (NULL-terminated) args. */
 int	harness_server_start(struct harness_proc *p, const char *const extra[]);
 /* Same, but with exactly these arguments after the program name. */

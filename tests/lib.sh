@@ -2,6 +2,7 @@
 # check, and finish.  Every server started here is stopped by PID on exit.
 
 : "${EVECHO_BUILDDIR:=..}"
+. "${EVECHO_SRCDIR:-$(dirname "$0")/..}/tests/ready.sh"
 SERVER_PID=
 SERVER_PORT=
 PASSED=0
@@ -22,13 +23,7 @@ start_server() {
 	"$EVECHO_BUILDDIR/src/evecho-server" -q -l 127.0.0.1:0 "$@" \
 	    >"$TMPDIR_T/ready" 2>"$TMPDIR_T/server.err" &
 	SERVER_PID=$!
-	for _ in $(seq 1 100); do
-		if grep -q '^listening on ' "$TMPDIR_T/ready" 2>/dev/null; then
-			SERVER_PORT=$(sed -n '1s/.*://p' "$TMPDIR_T/ready")
-			return 0
-		fi
-		sleep 0.05
-	done
+	SERVER_PORT=$(wait_ready "$TMPDIR_T/ready" "$SERVER_PID") && return 0
 	echo "server did not become ready" >&2
 	return 1
 }
@@ -42,14 +37,7 @@ start_server_under() {
 	"$@" "$EVECHO_BUILDDIR/src/evecho-server" -q -l 127.0.0.1:0 \
 	    >"$TMPDIR_T/ready.$name" 2>"$TMPDIR_T/server.$name.err" &
 	SERVER_PID=$!
-	SERVER_PORT=
-	for _ in $(seq 1 400); do
-		SERVER_PORT=$(sed -n '1s/^listening on .*://p' \
-		    "$TMPDIR_T/ready.$name" 2>/dev/null)
-		[ -n "$SERVER_PORT" ] && return 0
-		sleep 0.05
-	done
-	return 1
+	SERVER_PORT=$(wait_ready "$TMPDIR_T/ready.$name" "$SERVER_PID" 20)
 }
 
 # check NAME COMMAND...: run a check, count it, say what failed.

@@ -9,6 +9,7 @@
 set -u
 
 : "${EVECHO_BUILDDIR:=.}"
+. "${EVECHO_SRCDIR:-$(dirname "$0")/..}/tests/ready.sh"
 : "${SOAK_SECONDS:=600}"
 [ -n "$SOAK_SECONDS" ] || SOAK_SECONDS=600
 SERVER="$EVECHO_BUILDDIR/src/evecho-server"
@@ -38,12 +39,8 @@ LOAD_SECONDS=$((SOAK_SECONDS + 3))
 
 "$SERVER" -q -l 127.0.0.1:0 --max-pending 256k >"$TMP/ready" 2>"$TMP/server.err" &
 SERVER_PID=$!
-for _ in $(seq 1 100); do
-	grep -q '^listening on ' "$TMP/ready" 2>/dev/null && break
-	sleep 0.05
-done
-PORT=$(sed -n '1s/.*://p' "$TMP/ready")
-[ -n "$PORT" ] || { echo "soak: the server did not become ready"; exit 1; }
+PORT=$(wait_ready "$TMP/ready" "$SERVER_PID") ||
+    { echo "soak: the server did not become ready"; exit 1; }
 T="127.0.0.1:$PORT"
 
 # name ARGS...: one benchmark for the whole run, in the background.

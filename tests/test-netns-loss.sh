@@ -9,6 +9,7 @@
 # or without kernel support, it says why and skips (exit 77).
 
 : "${EVECHO_BUILDDIR:=..}"
+. "${EVECHO_SRCDIR:-$(dirname "$0")/..}/tests/ready.sh"
 SERVER="$EVECHO_BUILDDIR/src/evecho-server"
 BENCH="$EVECHO_BUILDDIR/src/evecho-benchmark"
 TAG="ev$$"
@@ -64,12 +65,8 @@ NFT
 # The server, alone in its namespace; ip netns exec execs it, so $! is it.
 ip netns exec "$NS_S" "$SERVER" -l 192.0.2.1:0 >"$TMP/ready" 2>"$TMP/server.err" &
 SERVER_PID=$!
-for _ in $(seq 1 100); do
-	grep -q '^listening on ' "$TMP/ready" 2>/dev/null && break
-	sleep 0.05
-done
-PORT=$(sed -n '1s/.*://p' "$TMP/ready")
-[ -n "$PORT" ] || fail "the server did not become ready"
+PORT=$(wait_ready "$TMP/ready" "$SERVER_PID") ||
+    fail "the server did not become ready"
 TARGET="192.0.2.1:$PORT"
 fds_before=$(ls "/proc/$SERVER_PID/fd" | wc -l)
 

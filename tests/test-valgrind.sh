@@ -15,11 +15,7 @@ T=$TMPDIR_T
     "$EVECHO_BUILDDIR/src/evecho-server" -q -l 127.0.0.1:0 --idle-timeout 30 \
     >"$T/ready" 2>"$T/vg.err" &
 SERVER_PID=$!
-for _ in $(seq 1 200); do
-	grep -q '^listening on ' "$T/ready" 2>/dev/null && break
-	sleep 0.05
-done
-SERVER_PORT=$(sed -n '1s/.*://p' "$T/ready")
+SERVER_PORT=$(wait_ready "$T/ready" "$SERVER_PID" 20)
 check "ready under valgrind" test -n "$SERVER_PORT"
 
 head -c 300000 /dev/urandom >"$T/in.bin"
