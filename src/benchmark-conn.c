@@ -116,6 +116,7 @@ conn_start(struct bench_conn *c, uint64_t now)
 	c->started_ns = c->last_ns = now;
 	c->state = CONN_CONNECTING;
 	thr->connecting++;
+	LIVE_ADD(thr->live.connecting, 1);
 	c->fd = sock_connect_start((struct sockaddr *)&bench_config.target,
 	    bench_config.target_len, src != NULL ?
 	    (const struct sockaddr *)&src->ss : NULL,
@@ -144,6 +145,7 @@ conn_opened(struct bench_conn *c)
 	/* From connect() to writable: the handshake, SYN to established. */
 	hist_record(&thr->stats.connect_hist, now - c->started_ns);
 	thr->connecting--;
+	LIVE_ADD(thr->live.connecting, -1);
 	LIVE_ADD(thr->live.open, 1);
 	event_add(c->rev, NULL);
 	c->last_ns = now;
@@ -409,9 +411,10 @@ conn_close(struct bench_conn *c, enum conn_why why, const char *cause)
 		event_del(c->timer_ev);
 	c->wev_pending = 0;
 	c->state = CONN_IDLE;
-	if (was == CONN_CONNECTING)
+	if (was == CONN_CONNECTING) {
 		thr->connecting--;
-	else
+		LIVE_ADD(thr->live.connecting, -1);
+	} else
 		LIVE_ADD(thr->live.open, -1);
 	if (bench_config.mode->closed != NULL)
 		bench_config.mode->closed(c, was, why);

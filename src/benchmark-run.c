@@ -124,9 +124,9 @@ run_progress(struct run_state *rs, uint64_t now)
 {
 	struct bench_thread	*thr;
 	uint64_t		 messages = 0, errors = 0, open = 0, held = 0;
-	uint64_t		 mismatches = 0;
+	uint64_t		 mismatches = 0, connecting = 0;
 	const char		*phase = NULL;
-	char			 connecting[64];
+	char			 phasebuf[64];
 	double			 rate;
 	int			 i;
 
@@ -137,6 +137,7 @@ run_progress(struct run_state *rs, uint64_t now)
 		mismatches += LIVE_GET(thr->live.mismatches);
 		open += LIVE_GET(thr->live.open);
 		held += LIVE_GET(thr->live.held);
+		connecting += LIVE_GET(thr->live.connecting);
 	}
 	rate = (double)(messages - rs->last_messages) * 1e9 /
 	    (double)(now - rs->last_ns);
@@ -144,10 +145,18 @@ run_progress(struct run_state *rs, uint64_t now)
 	rs->last_ns = now;
 	if (!rs->clock_set ||
 	    ((bench_config.mode->flags & MODE_SETTLES) && rs->hold_ns == 0)) {
-		snprintf(connecting, sizeof connecting, "%s %llu/%llu",
+		snprintf(phasebuf, sizeof phasebuf, "%s %llu/%llu",
 		    run_phase(rs, now), (unsigned long long)open,
 		    (unsigned long long)bench_config.conns);
-		phase = connecting;
+		phase = phasebuf;
+	} else if (bench_config.mode->flags & MODE_RECYCLES) {
+		/* Connecting never ends here: show the connects under way
+		 * among the -c slots, and the warm-up. */
+		snprintf(phasebuf, sizeof phasebuf, "connecting %llu/%llu%s",
+		    (unsigned long long)connecting,
+		    (unsigned long long)bench_config.conns,
+		    now < bench_clock.measure_ns ? ", warm-up" : "");
+		phase = phasebuf;
 	} else if (now < bench_clock.measure_ns)
 		phase = "warm-up";
 	report_progress((double)(now - rs->begin_ns) / 1e9, rate,

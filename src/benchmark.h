@@ -118,6 +118,7 @@ struct bench_live {
 	uint64_t		 errors;	/* as bench_stats, report_errors */
 	uint64_t		 mismatches;
 	uint64_t		 open;		/* connections open now */
+	uint64_t		 connecting;	/* connects under way now */
 	uint64_t		 held;
 	int			 ready;		/* every slot connected or failed */
 	int			 settled;	/* hold: every connection checked */

@@ -750,6 +750,31 @@ END_TEST
  * --ramp: the connections open one by one, so the intervals of the ramp
  * show the load rising; then warm-up and measurement with all of them.
  */
+/*
+ * Connect mode never finishes connecting: each progress line names the
+ * connects under way among the -c slots.
+ */
+START_TEST(test_connect_progress)
+{
+	static char		 out[65536];
+	const char		*args[] = { "--mode", "connect", "-c", "20", "-t",
+				    "1.3", "-w", "0", NULL };
+	struct harness_proc	 p;
+	int64_t			 started = harness_now_ms();
+	const char		*at;
+	unsigned		 n, m;
+
+	start_server();
+	spawn_bench(&p, 0, args);
+	ck_assert_int_eq(collect_bench(&p, started, out, sizeof out), 0);
+	stop_server();
+	at = strstr(p.err, "(connecting ");
+	ck_assert_msg(at != NULL, "%s", p.err);
+	ck_assert_msg(sscanf(at, "(connecting %u/%u)", &n, &m) == 2 &&
+	    n <= 20 && m == 20, "%s", p.err);
+}
+END_TEST
+
 START_TEST(test_ramp)
 {
 	static char	 out[65536];
@@ -977,6 +1002,7 @@ benchmark_suite(void)
 	tcase_add_test(tc, test_merge);
 	tcase_add_test(tc, test_json_stream);
 	tcase_add_test(tc, test_ramp);
+	tcase_add_test(tc, test_connect_progress);
 	tcase_add_test(tc, test_slo);
 	suite_add_tcase(s, tc);
 
