@@ -34,7 +34,10 @@ static void	conn_start(struct bench_conn *, uint64_t);
 static void	conn_flush(struct bench_conn *, uint64_t);
 static void	conn_received_bad(struct bench_conn *, const unsigned char *,
 		    size_t, uint64_t);
+static void	conn_received(struct bench_conn *, const unsigned char *,
+		    size_t);
 static void	conn_read_cb(evutil_socket_t, short, void *);
+static void	conn_greet_read_cb(evutil_socket_t, short, void *);
 static void	conn_write_cb(evutil_socket_t, short, void *);
 static void	conn_timer_cb(evutil_socket_t, short, void *);
 static int	conn_reconnect(struct bench_conn *, uint64_t);
@@ -142,8 +145,6 @@ conn_opened(struct bench_conn *c)
 
 	c->state = CONN_OPEN;
 	c->retry_us = 0;		/* --reconnect: it worked */
-	/* From connect() to writable: the handshake, SYN to established. */
-	hist_record(&thr->stats.connect_hist, now - c->started_ns);
 	thr->connecting--;
 	LIVE_ADD(thr->live.connecting, -1);
 	LIVE_ADD(thr->live.open, 1);
@@ -304,6 +305,72 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
 	    strerror(errno));
 }
 
+/*
+ * --expect-greeting: the connection counts as connecting until the
+ * server's first line is in; only then is it open and sent to.
+ */
+static void
+conn_greet_wait(struct bench_conn *c)
+{
+	if ((c->greet = malloc(BENCH_GREETING_MAX)) == NULL) {
+		conn_close(c, WHY_ERROR, "out of memory");
+		return;
+	}
+	c->greet_len = 0;
+	event_assign(c->rev, c->thr->base, c->fd, EV_READ | EV_PERSIST,
+	    conn_greet_read_cb, c);
+	event_add(c->rev, NULL);
+}
+
+/*
+ * Part of the greeting arrived: once its line is whole, tally it and open
+ * the connection.  Bytes after the line, before anything was sent, are
+ * more than was sent: conn_received counts them as a mismatch.
+ */
+static void
+conn_greet_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct bench_conn	*c = arg;
+	unsigned char		*rest = c->thr->buf;
+	uint64_t		 gen = c->gen;
+	size_t			 line, nrest;
+	ssize_t			 n;
+	char			*nl;
+
+	n = recv(fd, c->greet + c->greet_len, BENCH_GREETING_MAX -
+	    c->greet_len, 0);
+	if (n == 0) {
+		conn_close(c, WHY_CLOSED, "closed by the server before its "
+		    "greeting");
+		return;
+	}
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			conn_close(c, errno == ECONNRESET ? WHY_RESET :
+			    WHY_ERROR, strerror(errno));
+		return;
+	}
+	c->greet_len += (size_t)n;
+	if ((nl = memchr(c->greet, '\n', c->greet_len)) == NULL) {
+		if (c->greet_len == BENCH_GREETING_MAX)
+			conn_close(c, WHY_ERROR, "no greeting: the first 512 "
+			    "bytes hold no newline");
+		return;
+	}
+	line = (size_t)(nl - c->greet);
+	nrest = c->greet_len - line - 1;
+	greet_tally_add(&c->thr->stats.greets, c->greet, line, 1);
+	memcpy(rest, nl + 1, nrest);
+	free(c->greet);
+	c->greet = NULL;
+	event_del(c->rev);
+	event_assign(c->rev, c->thr->base, c->fd, EV_READ | EV_PERSIST,
+	    conn_read_cb, c);
+	conn_opened(c);
+	if (nrest > 0 && c->fd != -1 && c->gen == gen)
+		conn_received(c, rest, nrest);
+}
+
 /* c's socket became writable: the connect finished, or room to send. */
 static void
 conn_write_cb(evutil_socket_t fd, short what, void *arg)
@@ -316,7 +383,14 @@ conn_write_cb(evutil_socket_t fd, short what, void *arg)
 			conn_close(c, WHY_CONNECT, strerror(errno));
 			return;
 		}
-		conn_opened(c);
+		/* From connect() to writable: the handshake, SYN to
+		 * established. */
+		hist_record(&c->thr->stats.connect_hist,
+		    bench_now() - c->started_ns);
+		if (bench_config.expect_greeting)
+			conn_greet_wait(c);
+		else
+			conn_opened(c);
 		return;
 	}
 	conn_flush(c, bench_now());
@@ -409,6 +483,8 @@ conn_close(struct bench_conn *c, enum conn_why why, const char *cause)
 	}
 	if (c->timer_ev != NULL)
 		event_del(c->timer_ev);
+	free(c->greet);		/* conn_start sets rev's callback anew */
+	c->greet = NULL;
 	c->wev_pending = 0;
 	c->state = CONN_IDLE;
 	if (was == CONN_CONNECTING) {
@@ -492,4 +568,5 @@ conn_free(struct bench_conn *c)
 	if (c->timer_ev != NULL)
 		event_free(c->timer_ev);
 	free(c->ring);
+	free(c->greet);
 }

@@ -8,6 +8,8 @@
 
 #include "benchmark.h"
 
+/* The longest greeting line read, "\n" included, as evecho-server's. */
+#define BENCH_GREETING_MAX	512
 /* Connects one thread keeps in progress at once, so SYNs do not pile up. */
 #define BENCH_MAX_CONNECTING	256
 /* Errors a thread logs before it only counts them. */
@@ -60,6 +62,9 @@ struct bench_conn {
 	uint64_t		 mark_off;	/* stream: sampled byte */
 	uint64_t		 mark_ns;
 	uint64_t		*ring;		/* start times of -d in flight */
+	char			*greet;		/* --expect-greeting: the line so
+						 * far, while awaited; or NULL */
+	size_t			 greet_len;
 };
 
 /* benchmark-conn.c */

@@ -159,6 +159,28 @@ merge_free(void)
 	merge_obj = NULL;
 }
 
+/* Add a result's --expect-greeting tally, if it has one, into t. */
+static void
+merge_greetings(const char *path, json_t *obj, struct greet_tally *t)
+{
+	json_t		*g, *v;
+	const char	*line;
+
+	g = json_object_get(obj, "greetings");
+	if (g == NULL)
+		return;
+	if (!json_is_object(g))
+		MERGE_BAD(path, "'greetings' is not an object");
+	bench_config.expect_greeting = 1;
+	json_object_foreach(g, line, v) {
+		if (!json_is_integer(v) || json_integer_value(v) < 0)
+			MERGE_BAD(path, "greeting '%s' has no count", line);
+		greet_tally_add(t, line, strlen(line),
+		    (uint64_t)json_integer_value(v));
+	}
+	t->other += merge_uint(path, obj, "greetings_other");
+}
+
 /* The counts that add up, by their JSON key. */
 static const struct {
 	const char	*key;
@@ -256,6 +278,7 @@ bench_merge(char *const files[], int n, struct bench_stats *st,
 			    "%s: %s", path, json_string_value(v));
 		merge_hist(path, obj, "histogram", &st->hist);
 		merge_hist(path, obj, "connect_histogram", &st->connect_hist);
+		merge_greetings(path, obj, &st->greets);
 		merge_free();
 	}
 	cf->reconnect = st->reconnects != 0;

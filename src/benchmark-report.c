@@ -49,6 +49,9 @@ report_progress_end(void)
 	report_progress_shown = 0;
 }
 
+static void	report_human_greetings(const struct greet_tally *);
+static void	report_json_string(const char *);
+
 /* Connections that failed, however; wrong echoes are mismatches. */
 static uint64_t
 report_errors(const struct bench_stats *st)
@@ -185,6 +188,8 @@ report_human(const struct bench_stats *st, double seconds)
 	if (cf->reconnect)
 		printf("  reconnects  %llu\n",
 		    (unsigned long long)st->reconnects);
+	if (cf->expect_greeting)
+		report_human_greetings(&st->greets);
 	printf("  client CPU  %.2f s in %.2f s (%.0f%% of one core), warm-up "
 	    "and connects included\n", st->cpu_seconds, st->wall_seconds,
 	    report_cpu_percent(st));
@@ -197,6 +202,42 @@ report_human(const struct bench_stats *st, double seconds)
 		    (unsigned long long)st->first_bad_offset);
 	}
 	printf("\n");
+}
+
+/* --expect-greeting: connections per server, most first as they came. */
+static void
+report_human_greetings(const struct greet_tally *t)
+{
+	uint64_t	total = greet_tally_total(t);
+	size_t		i;
+
+	printf("  greetings   %llu connections, %zu distinct%s\n",
+	    (unsigned long long)total, t->n, t->n == 1 ? " line" : " lines");
+	for (i = 0; i < t->n; i++)
+		printf("    %10llu  %5.1f%%  %s\n",
+		    (unsigned long long)t->lines[i].count,
+		    100.0 * (double)t->lines[i].count / (double)total,
+		    t->lines[i].text);
+	if (t->other != 0)
+		printf("    %10llu  %5.1f%%  (other lines, beyond %d)\n",
+		    (unsigned long long)t->other,
+		    100.0 * (double)t->other / (double)total,
+		    BENCH_GREETINGS_MAX);
+}
+
+/* --expect-greeting's tally as JSON members, then a comma. */
+static void
+report_json_greetings(const struct greet_tally *t)
+{
+	size_t	i;
+
+	printf("\"greetings\":{");
+	for (i = 0; i < t->n; i++) {
+		report_json_string(t->lines[i].text);
+		printf(":%llu%s", (unsigned long long)t->lines[i].count,
+		    i + 1 < t->n ? "," : "");
+	}
+	printf("},\"greetings_other\":%llu,", (unsigned long long)t->other);
 }
 
 /* s as a JSON string, quotes and escapes included. */
@@ -323,6 +364,8 @@ report_json(const struct bench_stats *st, double seconds)
 		    (unsigned long long)st->first_bad_offset);
 	} else
 		printf("\"first_mismatch\":null,");
+	if (cf->expect_greeting)
+		report_json_greetings(&st->greets);
 	report_json_latency("latency_us", h);
 	printf(",");
 	report_json_latency("connect_latency_us", &st->connect_hist);

@@ -506,6 +506,7 @@ bench_run(struct bench_stats *stats, double *seconds)
 		}
 		hist_merge(&stats->hist, &ts->hist);
 		hist_merge(&stats->connect_hist, &ts->connect_hist);
+		greet_tally_merge(&stats->greets, &ts->greets);
 	}
 	*seconds = run_seconds(&rs);
 	stats->signal = rs.signal;

@@ -160,7 +160,8 @@ thread_tick_cb(evutil_socket_t fd, short what, void *arg)
 	for (i = 0; i < thr->nconns; i++) {
 		c = &thr->conns[i];
 		if (c->state == CONN_CONNECTING && now - c->started_ns > limit)
-			conn_close(c, WHY_TIMEOUT, "no connection");
+			conn_close(c, WHY_TIMEOUT, c->greet != NULL ?
+			    "no greeting" : "no connection");
 		else if ((c->state == CONN_OPEN || c->state == CONN_HELD) &&
 		    c->recvd < c->target && now - c->last_ns > limit)
 			conn_close(c, WHY_TIMEOUT, "no echo");

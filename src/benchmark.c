@@ -46,6 +46,7 @@ enum {
 	OPT_RATE,
 	OPT_JSON,
 	OPT_RECONNECT,
+	OPT_EXPECT_GREETING,
 	OPT_HGRM,
 	OPT_JSON_STREAM,
 	OPT_INTERVAL,
@@ -70,6 +71,7 @@ static const struct option bench_options[] = {
 	{ "window",		required_argument,	NULL, OPT_WINDOW },
 	{ "json",		no_argument,		NULL, OPT_JSON },
 	{ "reconnect",		no_argument,		NULL, OPT_RECONNECT },
+	{ "expect-greeting",	no_argument,		NULL, OPT_EXPECT_GREETING },
 	{ "hgrm",		required_argument,	NULL, OPT_HGRM },
 	{ "json-stream",	no_argument,		NULL, OPT_JSON_STREAM },
 	{ "interval",		required_argument,	NULL, OPT_INTERVAL },
@@ -139,6 +141,10 @@ bench_usage(void)
 "                           it fails (10 ms, doubling to 1 s; a slot gives\n"
 "                           up after --timeout without one open), so a\n"
 "                           failover keeps its load; failures still count\n"
+"      --expect-greeting    each connection first reads one line from the\n"
+"                           server (evecho-server --greeting) and counts\n"
+"                           the connections per distinct line: which\n"
+"                           server behind a balancer answered\n"
 "      --json               print the result as one line of JSON (with its\n"
 "                           latency histogram)\n"
 "      --json-stream        JSON lines: one per --interval while the run goes\n"
@@ -420,6 +426,9 @@ bench_parse_args(int argc, char **argv)
 			break;
 		case OPT_MERGE:
 			cf->merge = 1;
+			break;
+		case OPT_EXPECT_GREETING:
+			cf->expect_greeting = 1;
 			break;
 		case OPT_RECONNECT:
 			cf->reconnect = 1;

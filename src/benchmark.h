@@ -68,6 +68,7 @@ struct bench_config {
 	uint64_t		 window;
 	uint64_t		 timeout_us;
 	int			 reconnect;	/* reopen a slot after a failure */
+	int			 expect_greeting;	/* a line first, tallied */
 	const char		*hgrm;		/* --hgrm FILE, or NULL */
 	FILE			*hgrm_file;
 	int			 merge;		/* --merge: add up results */
@@ -82,6 +83,20 @@ struct bench_config {
 	uint64_t		 slo_ns;	/* ... at most this; 0: no --slo */
 	int			 quiet;
 };
+
+/* --expect-greeting: connections per distinct greeting line. */
+#define BENCH_GREETINGS_MAX	64
+struct greet_tally {
+	struct {
+		char		 text[256];	/* the line, without "\n" */
+		uint64_t	 count;
+	}			 lines[BENCH_GREETINGS_MAX];
+	size_t			 n;
+	uint64_t		 other;		/* lines beyond the table */
+};
+void	 greet_tally_add(struct greet_tally *, const char *, size_t, uint64_t);
+void	 greet_tally_merge(struct greet_tally *, const struct greet_tally *);
+uint64_t greet_tally_total(const struct greet_tally *);
 
 /* What a run counted; per thread, then merged. */
 struct bench_stats {
@@ -103,6 +118,7 @@ struct bench_stats {
 	uint64_t		 open_at_start;	/* pingpong, stream: when sending began */
 	struct hist		 hist;
 	struct hist		 connect_hist;	/* connect to established */
+	struct greet_tally	 greets;	/* --expect-greeting */
 	int			 signal;	/* the run was stopped by it */
 	char			 ended_early[160];	/* why, or "" */
 	double			 cpu_seconds;	/* the whole process's, */

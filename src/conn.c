@@ -996,6 +996,29 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		conn_silence(c, what);
 }
 
+/*
+ * --greeting: the line goes out before any echo.  A new socket's send
+ * buffer takes it whole; whatever it does not take waits in the output,
+ * where CONN_QUEUED keeps every echo behind it.  An error shows at the
+ * first read.
+ */
+static void
+conn_greet(struct conn *c)
+{
+	size_t	len = server_config.greeting_len;
+	ssize_t	n;
+
+	n = write(conn_fd(c), server_config.greeting, len);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n < len) {
+		evbuffer_add(bufferevent_get_output(c->bev),
+		    server_config.greeting + n, len - (size_t)n);
+		c->flags |= CONN_QUEUED;
+	}
+	server_stats.greetings++;
+}
+
 /* Take over an accepted socket. */
 void
 conn_accept(int fd, const struct sockaddr *sa, socklen_t len)
@@ -1040,6 +1063,9 @@ conn_accept(int fd, const struct sockaddr *sa, socklen_t len)
 		bufferevent_set_timeouts(c->bev, conn_idle_tv, conn_idle_tv);
 	/* A new bufferevent already writes; enabling EV_WRITE costs syscalls. */
 	bufferevent_enable(c->bev, EV_READ);
+	/* Chosen here, once: the echo path never asks. */
+	if (server_config.greeting_len != 0)
+		conn_greet(c);
 
 	conn_open++;
 	conn_mem_set_limit();

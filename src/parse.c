@@ -344,3 +344,40 @@ bad:
 	    "us, ms, s, m or h)", s);
 	return (-1);
 }
+
+/*
+ * The length of the UTF-8 character at s (at most n bytes there), or 0 if
+ * it is not one: a stray continuation byte, an overlong form, a surrogate,
+ * past U+10FFFF, or cut short.  ASCII is 1.
+ */
+size_t
+parse_utf8_char(const unsigned char *s, size_t n)
+{
+	uint32_t	cp;
+	size_t		len, i;
+
+	if (n == 0)
+		return (0);
+	if (s[0] < 0x80)
+		return (1);
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4;
+	else
+		return (0);
+	if (len > n)
+		return (0);
+	cp = s[0] & (0x7f >> len);
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return (0);
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return (0);
+	return (len);
+}

@@ -60,6 +60,7 @@ static const struct option server_options[] = {
 	{ "drain-timeout",	required_argument,	NULL, 'd' },
 	{ "backlog",		required_argument,	NULL, 'b' },
 	{ "reuse-port",		no_argument,		NULL, 'r' },
+	{ "greeting",		required_argument,	NULL, 'g' },
 	{ "verbose",		no_argument,		NULL, 'v' },
 	{ "quiet",		no_argument,		NULL, 'q' },
 	{ "help",		no_argument,		NULL, 'h' },
@@ -97,6 +98,11 @@ server_usage(void)
 "      --backlog=N          listen backlog, capped by the kernel (default 4096)\n"
 "      --reuse-port         set SO_REUSEPORT, so several servers can share a\n"
 "                           port (one process each)\n"
+"      --greeting=FORMAT    send one line on accept, before any echo, so a\n"
+"                           client can tell which server answered: %%h host\n"
+"                           name, %%w worker, %%p PID, %%%% a percent sign;\n"
+"                           e.g. 'evecho %%h worker %%w pid %%p' (default\n"
+"                           none: pure echo)\n"
 "  -v, --verbose            debug: log every connection and why it closed\n"
 "  -q, --quiet              log only warnings and errors\n"
 "  -h, --help               show this help and exit\n"
@@ -109,6 +115,31 @@ server_usage(void)
 "Exit status: 0 after a clean shutdown; 1 on a runtime error, an address\n"
 "that cannot be bound, or connections cut off at exit; 64 for a bad\n"
 "command line.\n", server_progname, SERVER_FD_SPARE);
+}
+
+/*
+ * Expand --greeting for worker number worker (1 without workers): it names
+ * only what is fixed for the process, so it is done once, not per accept.
+ */
+static int
+server_greeting_set(unsigned worker, char **cause)
+{
+	struct greeting_vars	vars;
+	char			host[256];
+	int			n;
+
+	if (gethostname(host, sizeof host) != 0)
+		snprintf(host, sizeof host, "unknown");
+	host[sizeof host - 1] = '\0';
+	vars.host = host;
+	vars.worker = worker;
+	vars.pid = (long)getpid();
+	n = greeting_expand(server_config.greeting_fmt, &vars,
+	    server_config.greeting, sizeof server_config.greeting, cause);
+	if (n < 0)
+		return (-1);
+	server_config.greeting_len = (size_t)n;
+	return (0);
 }
 
 /* Parse the command line into server_config; exit 64 on a bad one. */
@@ -183,6 +214,9 @@ server_parse_args(int argc, char **argv, int *verbosity)
 		case 'r':
 			server_config.reuse_port = 1;
 			break;
+		case 'g':
+			server_config.greeting_fmt = optarg;
+			break;
 		case 'v':
 			(*verbosity)++;
 			break;
@@ -197,6 +231,9 @@ server_parse_args(int argc, char **argv, int *verbosity)
 			exit(0);
 		}
 	}
+	if (server_config.greeting_fmt != NULL &&
+	    server_greeting_set(1, &cause) != 0)
+		BAD("greeting");
 #undef BAD
 	if (optind < argc)
 		usage_error(server_progname, "unexpected argument '%s'",

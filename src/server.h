@@ -11,6 +11,8 @@
 struct event_base;
 
 /* What the command line sets; fixed once the server runs. */
+#include "greeting.h"
+
 struct server_config {
 	const char	**listen;	/* address specs, -l */
 	size_t		  nlisten;
@@ -22,6 +24,9 @@ struct server_config {
 	uint64_t	  drain_timeout_us;
 	int		  backlog;
 	int		  reuse_port;
+	const char	 *greeting_fmt;	/* --greeting, or NULL */
+	char		  greeting[GREETING_MAX]; /* expanded: one line */
+	size_t		  greeting_len;	/* 0: no greeting */
 };
 
 /* Counters for SIGUSR1 and the exit summary. */
@@ -34,6 +39,7 @@ struct server_stats {
 	uint64_t	peak;
 	uint64_t	bytes_in;
 	uint64_t	bytes_out;
+	uint64_t	greetings;	/* --greeting lines sent */
 	uint64_t	bytes_dropped;	/* received but never echoed */
 	uint64_t	bytes_lost_stopping; /* of those: closed by our shutdown */
 	uint64_t	mem_full_events; /* times --max-memory was reached */

@@ -1,6 +1,7 @@
 /* stats.c: the server's counters, as one log line. */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "log.h"
 #include "server.h"
@@ -10,15 +11,19 @@ void
 stats_log(const char *label)
 {
 	const struct server_stats	*s = &server_stats;
+	char				 greeted[48] = "";
 
+	if (server_config.greeting_len != 0)
+		snprintf(greeted, sizeof greeted, ", %llu greeted",
+		    (unsigned long long)s->greetings);
 	log_info("%s: connections %llu open, %llu peak, %llu accepted, "
-	    "%llu rejected, %llu refused per source, %llu accept errors; "
+	    "%llu rejected, %llu refused per source, %llu accept errors%s; "
 	    "bytes %llu in, %llu out, %llu dropped; memory %zu held, at "
 	    "--max-memory %llu times for %.3f s", label,
 	    (unsigned long long)s->open, (unsigned long long)s->peak,
 	    (unsigned long long)s->accepted, (unsigned long long)s->rejected,
 	    (unsigned long long)s->refused_source,
-	    (unsigned long long)s->accept_errors,
+	    (unsigned long long)s->accept_errors, greeted,
 	    (unsigned long long)s->bytes_in, (unsigned long long)s->bytes_out,
 	    (unsigned long long)s->bytes_dropped, conn_memory(),
 	    (unsigned long long)s->mem_full_events,

@@ -643,6 +643,62 @@ write_temp(char *path, size_t size, const char *text)
  * histograms (one file merged alone gives its own figures back), and a
  * file that is not a result, or of another mode, is a usage error.
  */
+/*
+ * --expect-greeting: each connection's first line is tallied (every
+ * connection, in pingpong and connect mode), --merge adds tallies from
+ * two servers, and a server that sends none times out as "no greeting".
+ */
+START_TEST(test_expect_greeting)
+{
+	static char		 a[65536], b[65536], m[65536];
+	char			 pa[64], pb[64];
+	const char		*ga[] = { "--greeting", "backend A", NULL };
+	const char		*gb[] = { "--greeting", "backend \\\\B", NULL };
+	const char		*ra[] = { "-q", "--json", "--expect-greeting",
+				    "-c", "6", "-n", "600", NULL };
+	const char		*rc[] = { "-q", "--json", "--expect-greeting",
+				    "--mode", "connect", "-c", "3", "-n", "40",
+				    NULL };
+	const char		*two[] = { "--json", "--merge", pa, pb, NULL };
+	const char		*none[] = { "-q", "--expect-greeting", "-c", "2",
+				    "-n", "10", "--timeout", "0.5s", NULL };
+	struct harness_proc	 other, p;
+	int64_t			 started;
+
+	ck_assert(harness_server_start(&srv, ga) == 0);
+	snprintf(target, sizeof target, "%s", srv.addrs[0]);
+	ck_assert_int_eq(run_bench(a, sizeof a, 0, ra), 0);
+	ck_assert_msg(strstr(a, "\"greetings\":{\"backend A\":6},"
+	    "\"greetings_other\":0") != NULL, "%s", a);
+	ck_assert(json_num(a, "messages") == 600);
+	ck_assert_int_eq(run_bench(m, sizeof m, 0, rc), 0);
+	ck_assert_msg(strstr(m, "\"greetings\":{\"backend A\":40}") != NULL,
+	    "%s", m);
+	stop_server();
+
+	ck_assert(harness_server_start(&other, gb) == 0);
+	snprintf(target, sizeof target, "%s", other.addrs[0]);
+	ck_assert_int_eq(run_bench(b, sizeof b, 0, ra), 0);
+	ck_assert_msg(strstr(b, "\"greetings\":{\"backend \\\\B\":6}") !=
+	    NULL, "%s", b);
+	harness_stop(&other, SIGTERM, T_MS);
+	write_temp(pa, sizeof pa, a);
+	write_temp(pb, sizeof pb, b);
+	ck_assert_int_eq(run_bench(m, sizeof m, 1, two), 0);
+	ck_assert_msg(strstr(m, "\"greetings\":{\"backend A\":6,"
+	    "\"backend \\\\B\":6}") != NULL, "%s", m);
+	unlink(pa);
+	unlink(pb);
+
+	start_server();
+	started = harness_now_ms();
+	spawn_bench(&p, 0, none);
+	ck_assert_int_ne(collect_bench(&p, started, m, sizeof m), 0);
+	stop_server();
+	ck_assert_msg(strstr(p.err, "no greeting") != NULL, "%s", p.err);
+}
+END_TEST
+
 START_TEST(test_merge)
 {
 	static char	 a[65536], b[65536], m[65536], s[65536];
@@ -1003,6 +1059,7 @@ benchmark_suite(void)
 	tcase_add_test(tc, test_json_stream);
 	tcase_add_test(tc, test_ramp);
 	tcase_add_test(tc, test_connect_progress);
+	tcase_add_test(tc, test_expect_greeting);
 	tcase_add_test(tc, test_slo);
 	suite_add_tcase(s, tc);
 

@@ -78,6 +78,13 @@ static const struct {
 	{ "evecho-cli", "message", NULL },
 	/* A file name is any text, and trying one would create the file. */
 	{ "evecho-benchmark", "hgrm", NULL },
+	/* A greeting is any line of UTF-8 text, numbers and units too. */
+	{ "evecho-server", "greeting", "-1" },
+	{ "evecho-server", "greeting", "99999999999999999999999" },
+	{ "evecho-server", "greeting", "18446744073709.999999" },
+	{ "evecho-server", "greeting", "0.0000001" },
+	{ "evecho-server", "greeting", "5q" },
+	{ "evecho-server", "greeting", "1ns" },
 	/* A numeric host (0.0.0.1): refused by bind, exit 1, not parsing. */
 	{ "evecho-server", "listen", "0.0000001" },
 };

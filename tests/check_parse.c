@@ -12,6 +12,7 @@
 
 #include "addr.h"
 #include "harness.h"
+#include "greeting.h"
 #include "parse.h"
 
 /* parse_uint: plain numbers, ranges, junk. */
@@ -41,6 +42,48 @@ START_TEST(test_uint)
 	ck_assert_int_eq(parse_uint("+1", 0, 100, &v, NULL), -1);
 	ck_assert_int_eq(parse_uint(" 1", 0, 100, &v, NULL), -1);
 	ck_assert_int_eq(parse_uint("1 ", 0, 100, &v, NULL), -1);
+}
+END_TEST
+
+/* greeting_expand: --greeting's escapes, one line, and what it refuses. */
+START_TEST(test_greeting)
+{
+	const struct greeting_vars	 vars = { "box", 3, 4242 };
+	char				 out[GREETING_MAX], big[700];
+	char				*cause = NULL;
+	size_t				 i;
+	static const char *const	 bad[] = {
+		"", "%x", "50%", "a\\qb", "one\\ntwo", "one\ntwo",
+		"bell\a", "\xff\xfe", "\xc0\xaf", "\xed\xa0\x80",
+	};
+
+	ck_assert_int_eq(greeting_expand("evecho %h worker %w pid %p", &vars,
+	    out, sizeof out, NULL), 29);
+	ck_assert_str_eq(out, "evecho box worker 3 pid 4242\n");
+	/* An escaped or a typed newline at the end is not doubled. */
+	ck_assert_int_eq(greeting_expand("100%% %h\\r\\n", &vars, out,
+	    sizeof out, NULL), 10);
+	ck_assert_str_eq(out, "100% box\r\n");
+	ck_assert_int_eq(greeting_expand("a\\tb\\\\\n", &vars, out,
+	    sizeof out, NULL), 5);
+	ck_assert_str_eq(out, "a\tb\\\n");
+	ck_assert_int_eq(greeting_expand("caf\xc3\xa9", &vars, out,
+	    sizeof out, NULL), 6);
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		ck_assert_msg(greeting_expand(bad[i], &vars, out, sizeof out,
+		    &cause) == -1, "'%s' accepted", bad[i]);
+		ck_assert_ptr_nonnull(cause);
+		free(cause);
+		cause = NULL;
+	}
+	/* 511 bytes and the newline fit; one more does not. */
+	memset(big, 'x', sizeof big);
+	big[GREETING_MAX - 1] = '\0';
+	ck_assert_int_eq(greeting_expand(big, &vars, out, sizeof out, NULL),
+	    -1);
+	big[GREETING_MAX - 2] = '\0';
+	ck_assert_int_eq(greeting_expand(big, &vars, out, sizeof out, NULL),
+	    GREETING_MAX - 1);
 }
 END_TEST
 
@@ -432,6 +475,7 @@ main(void)
 	tcase_add_test(tc, test_addr_message);
 	tcase_add_test(tc, test_addr_resolve_format);
 	tcase_add_test(tc, test_addr_format_scope);
+	tcase_add_test(tc, test_greeting);
 	suite_add_tcase(s, tc);
 	return (harness_run_suite(s));
 }

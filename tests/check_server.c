@@ -80,6 +80,39 @@ START_TEST(test_simple_echo)
 END_TEST
 
 /*
+ * --greeting: each connection gets the line first, even when the client
+ * sends at once, and then a byte-exact echo; the line names the process.
+ */
+START_TEST(test_greeting)
+{
+	const char *const	 extra[] = { "--greeting",
+				    "evecho pid %p worker %w\\t100%%", NULL };
+	size_t			 big = 1 << 20;
+	char			*buf = malloc(big), want[128], got[256];
+	int			 fd, i, len;
+
+	ck_assert_ptr_nonnull(buf);
+	harness_fill_random(buf, big, 45);
+	start(extra);
+	len = snprintf(want, sizeof want, "evecho pid %d worker 1\t100%%\n",
+	    (int)srv.pid);
+	for (i = 0; i < 2; i++) {
+		fd = dial();
+		ck_assert_int_eq(harness_send_all(fd, "abc", 3, T_MS), 0);
+		ck_assert_int_eq(harness_recv_exact(fd, got, (size_t)len + 3,
+		    T_MS), 0);
+		got[len + 3] = '\0';
+		ck_assert_int_eq(memcmp(got, want, (size_t)len), 0);
+		ck_assert_str_eq(got + len, "abc");
+		ck_assert_int_eq(harness_echo_check(fd, buf, big, 0, T_MS), 0);
+		close(fd);
+	}
+	free(buf);
+	stop_clean();
+}
+END_TEST
+
+/*
  * Message sizes that change under one connection: exact 4 KiB messages
  * (after which the server stops trying to read past libevent's 4 KiB for a
  * while), then a large block, then small ones again.
@@ -748,6 +781,7 @@ server_suite(void)
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_simple_echo);
+	tcase_add_test(tc, test_greeting);
 	tcase_add_test(tc, test_size_switch);
 	tcase_add_test(tc, test_kept_chain);
 	tcase_add_test(tc, test_ten_mib);
