@@ -2,19 +2,25 @@
 #include <sys/time.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 
 #include "log.h"
+#include "parse.h"
 
 static const char	*log_progname = "evecho";
 static int		 log_level = LOG_LEVEL_INFO;
+static FILE		*log_file;	/* --log-file, or NULL: stderr */
+static const char	*log_file_path;
+static int		 log_syslog;	/* --syslog */
 
 static const char *const log_level_names[] = {
 	"error", "warning", "info", "debug"
@@ -28,16 +34,94 @@ log_vwrite(int level, const char *suffix, const char *fmt, va_list ap)
 	struct tm	 tm;
 	char		 stamp[32], msg[1024];
 
+	static const int	 prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO,
+				    LOG_DEBUG };
+
 	if (level > log_level)
 		return;
+	if (log_syslog) {
+		/* syslog stamps and names the line itself. */
+		vsnprintf(msg, sizeof msg, fmt, ap);
+		syslog(prio[level], "%s%s%s", msg, suffix != NULL ? ": " : "",
+		    suffix != NULL ? suffix : "");
+		return;
+	}
 	gettimeofday(&tv, NULL);
 	gmtime_r(&tv.tv_sec, &tm);
 	strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
 	vsnprintf(msg, sizeof msg, fmt, ap);
-	fprintf(stderr, "%s.%03ldZ %s[%ld] %s: %s%s%s\n", stamp,
+	fprintf(log_file != NULL ? log_file : stderr,
+	    "%s.%03ldZ %s[%ld] %s: %s%s%s\n", stamp,
 	    (long)tv.tv_usec / 1000, log_progname, (long)getpid(),
 	    log_level_names[level], msg, suffix != NULL ? ": " : "",
 	    suffix != NULL ? suffix : "");
+}
+
+/* Open path for appending, line-buffered; NULL with *cause on failure. */
+static FILE *
+log_open(const char *path, char **cause)
+{
+	FILE	*f;
+	int	 fd;
+
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd == -1 || (f = fdopen(fd, "a")) == NULL) {
+		cause_set(cause, "cannot open '%s': %s", path, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return (NULL);
+	}
+	setvbuf(f, NULL, _IOLBF, 0);
+	return (f);
+}
+
+/* Log to the file at path from now on (--log-file).  0, or -1. */
+int
+log_to_file(const char *path, char **cause)
+{
+	if ((log_file = log_open(path, cause)) == NULL)
+		return (-1);
+	log_file_path = path;
+	return (0);
+}
+
+/*
+ * SIGHUP, after logrotate moved the file: open path anew and write there.
+ * On failure the old file stays in use.  1 if there is no log file.
+ */
+int
+log_reopen(char **cause)
+{
+	FILE	*f;
+
+	if (log_file_path == NULL)
+		return (1);
+	if ((f = log_open(log_file_path, cause)) == NULL)
+		return (-1);
+	fclose(log_file);
+	log_file = f;
+	return (0);
+}
+
+/* Send the log to syslog (facility daemon) from now on (--syslog). */
+void
+log_to_syslog(void)
+{
+	openlog(log_progname, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	log_syslog = 1;
+}
+
+/* At exit: close the log file or the syslog connection. */
+void
+log_close(void)
+{
+	if (log_file != NULL)
+		fclose(log_file);
+	log_file = NULL;
+	log_file_path = NULL;
+	if (log_syslog)
+		closelog();
+	log_syslog = 0;
 }
 
 /* Route libevent's own warnings into our log so they carry a timestamp. */

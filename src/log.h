@@ -15,6 +15,10 @@ enum log_level {
 
 void	log_init(const char *progname, int level);
 void	log_set_level(int level);
+int	log_to_file(const char *path, char **cause);
+int	log_reopen(char **cause);
+void	log_to_syslog(void);
+void	log_close(void);
 int	log_get_level(void);
 void	log_error(const char *fmt, ...) PRINTFLIKE(1, 2);
 void	log_errorx(const char *fmt, ...) PRINTFLIKE(1, 2);

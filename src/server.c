@@ -61,6 +61,10 @@ static const struct option server_options[] = {
 	{ "backlog",		required_argument,	NULL, 'b' },
 	{ "reuse-port",		no_argument,		NULL, 'r' },
 	{ "greeting",		required_argument,	NULL, 'g' },
+	{ "pidfile",		required_argument,	NULL, 'P' },
+	{ "log-file",		required_argument,	NULL, 'L' },
+	{ "syslog",		no_argument,		NULL, 'S' },
+	{ "user",		required_argument,	NULL, 'u' },
 	{ "verbose",		no_argument,		NULL, 'v' },
 	{ "quiet",		no_argument,		NULL, 'q' },
 	{ "help",		no_argument,		NULL, 'h' },
@@ -103,6 +107,13 @@ server_usage(void)
 "                           name, %%w worker, %%p PID, %%%% a percent sign;\n"
 "                           e.g. 'evecho %%h worker %%w pid %%p' (default\n"
 "                           none: pure echo)\n"
+"      --user=NAME          once the sockets are bound, become NAME and its\n"
+"                           group (root only), so port 7 needs no root\n"
+"                           after start\n"
+"      --pidfile=FILE       write the process ID to FILE; removed at exit\n"
+"      --log-file=FILE      log to FILE instead of standard error; SIGHUP\n"
+"                           reopens it (for logrotate)\n"
+"      --syslog             log to syslog (facility daemon) instead\n"
 "  -v, --verbose            debug: log every connection and why it closed\n"
 "  -q, --quiet              log only warnings and errors\n"
 "  -h, --help               show this help and exit\n"
@@ -110,7 +121,8 @@ server_usage(void)
 "\n"
 "Once every socket listens, one line per socket goes to standard output:\n"
 "  listening on 127.0.0.1:65432\n"
-"SIGUSR1 logs the counters; a second SIGINT/SIGTERM exits at once.\n"
+"SIGUSR1 logs the counters; SIGHUP reopens --log-file; a second\n"
+"SIGINT/SIGTERM exits at once.\n"
 "\n"
 "Exit status: 0 after a clean shutdown; 1 on a runtime error, an address\n"
 "that cannot be bound, or connections cut off at exit; 64 for a bad\n"
@@ -217,6 +229,24 @@ server_parse_args(int argc, char **argv, int *verbosity)
 		case 'g':
 			server_config.greeting_fmt = optarg;
 			break;
+		case 'P':
+			if (*optarg == '\0')
+				usage_error(server_progname, "--pidfile: empty");
+			server_config.pidfile = optarg;
+			break;
+		case 'L':
+			if (*optarg == '\0')
+				usage_error(server_progname, "--log-file: empty");
+			server_config.log_file = optarg;
+			break;
+		case 'S':
+			server_config.syslog = 1;
+			break;
+		case 'u':
+			if (service_user_check(optarg, &cause) != 0)
+				BAD("user");
+			server_config.user = optarg;
+			break;
 		case 'v':
 			(*verbosity)++;
 			break;
@@ -235,6 +265,9 @@ server_parse_args(int argc, char **argv, int *verbosity)
 	    server_greeting_set(1, &cause) != 0)
 		BAD("greeting");
 #undef BAD
+	if (server_config.syslog && server_config.log_file != NULL)
+		usage_error(server_progname, "--syslog and --log-file: choose "
+		    "one");
 	if (optind < argc)
 		usage_error(server_progname, "unexpected argument '%s'",
 		    argv[optind]);
@@ -351,6 +384,47 @@ server_set_max_conns(void)
 	}
 }
 
+/* SIGHUP: logrotate has moved the log file; write to a new one. */
+static void
+server_reopen_cb(evutil_socket_t sig, short what, void *arg)
+{
+	char	*cause = NULL;
+
+	switch (log_reopen(&cause)) {
+	case 0:
+		log_info("SIGHUP: reopened %s", server_config.log_file);
+		break;
+	case 1:
+		log_info("SIGHUP: no --log-file to reopen");
+		break;
+	default:
+		log_warnx("SIGHUP: %s; still writing to the old file", cause);
+		free(cause);
+		break;
+	}
+}
+
+/*
+ * After the sockets are bound and before the first connection: the PID
+ * file, then --user's drop of root (the PID file stays root's: removing
+ * it at exit may then fail, which is logged).
+ */
+static void
+server_become_service(void)
+{
+	char	*cause = NULL;
+
+	if (server_config.pidfile != NULL &&
+	    service_pidfile_write(server_config.pidfile, &cause) != 0)
+		fatalx("%s", cause);
+	if (server_config.user != NULL) {
+		if (service_drop_privileges(server_config.user, &cause) != 0)
+			fatalx("%s", cause);
+	} else if (geteuid() == 0)
+		log_warnx("running as root: --user NAME gives it up once the "
+		    "sockets are bound");
+}
+
 /* SIGUSR1: one line of counters. */
 static void
 server_stats_cb(evutil_socket_t sig, short what, void *arg)
@@ -361,7 +435,7 @@ server_stats_cb(evutil_socket_t sig, short what, void *arg)
 int
 main(int argc, char **argv)
 {
-	struct event	*sigs[3];
+	struct event	*sigs[4];
 	char		*cause;
 	int		 verbosity = LOG_LEVEL_INFO;
 	size_t		 i;
@@ -370,6 +444,13 @@ main(int argc, char **argv)
 	chainpool_install();
 	server_parse_args(argc, argv, &verbosity);
 	log_init(server_progname, verbosity);
+	if (server_config.log_file != NULL &&
+	    log_to_file(server_config.log_file, &cause) != 0) {
+		log_errorx("--log-file: %s", cause);
+		exit(1);
+	}
+	if (server_config.syslog)
+		log_to_syslog();
 	/*
 	 * Echo chains are freed as fast as they are allocated.  With glibc's
 	 * 128 KiB trim threshold the heap top shrinks and regrows all the time:
@@ -407,11 +488,13 @@ main(int argc, char **argv)
 	if (source_setup(server_config.max_conns_per_source,
 	    server_config.max_conns, &cause) != 0)
 		fatalx("%s", cause);
+	server_become_service();
 
 	sigs[0] = evsignal_new(server_base, SIGINT, server_stop_cb, NULL);
 	sigs[1] = evsignal_new(server_base, SIGTERM, server_stop_cb, NULL);
 	sigs[2] = evsignal_new(server_base, SIGUSR1, server_stats_cb, NULL);
-	for (i = 0; i < 3; i++) {
+	sigs[3] = evsignal_new(server_base, SIGHUP, server_reopen_cb, NULL);
+	for (i = 0; i < 4; i++) {
 		if (sigs[i] == NULL || event_priority_set(sigs[i], 0) != 0 ||
 		    evsignal_add(sigs[i], NULL) != 0)
 			fatalx("cannot install signal handlers");
@@ -444,12 +527,14 @@ main(int argc, char **argv)
 	conn_cleanup();
 	source_free();
 	stats_log("exit");
-	for (i = 0; i < 3; i++)
+	service_pidfile_remove();
+	for (i = 0; i < 4; i++)
 		event_free(sigs[i]);
 	if (server_drain_ev != NULL)
 		event_free(server_drain_ev);
 	event_base_free(server_base);
 	free((void *)server_config.listen);
 	libevent_global_shutdown();
+	log_close();
 	return (server_exit_status);
 }

@@ -25,6 +25,10 @@ struct server_config {
 	int		  backlog;
 	int		  reuse_port;
 	const char	 *greeting_fmt;	/* --greeting, or NULL */
+	const char	 *pidfile;	/* --pidfile, or NULL */
+	const char	 *log_file;	/* --log-file, or NULL */
+	int		  syslog;	/* --syslog */
+	const char	 *user;		/* --user, or NULL */
 	char		  greeting[GREETING_MAX]; /* expanded: one line */
 	size_t		  greeting_len;	/* 0: no greeting */
 };
@@ -52,6 +56,12 @@ extern struct server_config	 server_config;
 extern struct server_stats	 server_stats;
 void	server_conn_closed(void);
 int	server_is_draining(void);
+
+/* service.c */
+int	service_pidfile_write(const char *path, char **cause);
+void	service_pidfile_remove(void);
+int	service_user_check(const char *name, char **cause);
+int	service_drop_privileges(const char *name, char **cause);
 
 /* listener.c */
 #define LISTENER_BAD_ADDRESS	(-2)

@@ -78,6 +78,8 @@ static const struct {
 	{ "evecho-cli", "message", NULL },
 	/* A file name is any text, and trying one would create the file. */
 	{ "evecho-benchmark", "hgrm", NULL },
+	{ "evecho-server", "pidfile", NULL },
+	{ "evecho-server", "log-file", NULL },
 	/* A greeting is any line of UTF-8 text, numbers and units too. */
 	{ "evecho-server", "greeting", "-1" },
 	{ "evecho-server", "greeting", "99999999999999999999999" },
