@@ -26,6 +26,9 @@ static const char *const log_level_names[] = {
 	"error", "warning", "info", "debug"
 };
 
+static void	log_vwrite(int, const char *, const char *, va_list)
+		    __attribute__((format(printf, 3, 0)));
+
 /* Write one line: "2026-11-24T17:40:00.123Z prog[pid] level: message". */
 static void
 log_vwrite(int level, const char *suffix, const char *fmt, va_list ap)
