@@ -7,10 +7,19 @@
  * the output in step with the input and makes -t measure one line's round
  * trip.  Standard input is read through a bufferevent whose high watermark
  * bounds what typed-ahead or piped lines we hold.
+ *
+ * On a terminal, bytes the server sends that no line asked for (a greeting
+ * on accept, or more than the line owed) are shown above the prompt, which
+ * is then drawn again.  With libedit (configure --with-libedit) and both
+ * standard input and standard error on a terminal, the line is edited and
+ * recalled with libedit instead of the terminal's own line discipline; see
+ * "Line editing" below.  Off a terminal nothing here changes.
  */
 #include <sys/types.h>
 
 #include <errno.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,11 +29,16 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#ifdef HAVE_LIBEDIT
+#include <histedit.h>
+#endif
+
 #include "cli.h"
 #include "exitcode.h"
 #include "log.h"
 
 #define LINE_PROMPT	"evecho> "
+#define LINE_HISTORY	500	/* lines the session's history keeps */
 
 /* Line mode's state: one line owed at most. */
 struct line_state {
@@ -37,20 +51,309 @@ struct line_state {
 	int64_t			 sent_us;
 	int			 in_eof;	/* standard input ended */
 	int			 prompt;	/* standard input is a terminal */
+	int			 shown;		/* the prompt awaits a line */
+	int			 out_tty;	/* standard output is one too */
+	int			 sent_any;	/* a line has gone out */
+#ifdef HAVE_LIBEDIT
+	EditLine		*el;		/* editing; then in is NULL */
+	History			*hist;
+	struct event		*in_ev;		/* standard input readable */
+	struct event		*winch_ev;	/* SIGWINCH */
+#endif
 };
 
 static struct line_state	line;
 
 static void	line_next(void);
+static void	line_send(char *, size_t);
+static void	line_quit(void);
+static int	line_is_exit(const char *, size_t);
+
+#ifdef HAVE_LIBEDIT
+/*
+ * Line editing, with libedit's native el_* interface rather than its
+ * readline emulation.  rl_callback_read_char() draws the next prompt the
+ * moment a line is entered (it turns EL_UNBUFFERED off and on around the
+ * handler) where we draw it only once the echo is back; rl_initialize()
+ * turns editing off when the terminal's ECHO flag is clear; and the
+ * emulation hides its EditLine, which wiping and redrawing the line around
+ * unprompted data needs.  So: el_init_fd() with standard error as the
+ * output (standard output carries only what the server sent); EL_UNBUFFERED,
+ * so that each el_gets() handles one key and returns the line so far,
+ * driven by a libevent read event on standard input (left blocking: libedit
+ * reads a key's escape sequence whole); our own History (H_ENTER for each
+ * line sent, in memory only).  While a line is owed, standard input is not
+ * read and the terminal stays in libedit's mode, so keys typed ahead wait
+ * in the terminal, unechoed, and are edited once the prompt is back.
+ * Signals stay with libevent (EL_SIGNAL off; SIGWINCH tells libedit the
+ * new size).  el_end() restores the terminal, at exit() too.
+ */
+
+/* The prompt, for libedit (which wants it writable). */
+static char *
+edit_prompt_fn(EditLine *el)
+{
+	static char	prompt[] = LINE_PROMPT;
+
+	return (prompt);
+}
+
+/*
+ * A new, empty line after the prompt, and standard input read again.
+ * Turning EL_UNBUFFERED off and on is libedit's way to finish a line and
+ * start the next: the off puts the terminal back in its mode, the on sets
+ * libedit's, empties the line and draws the prompt.
+ */
+static void
+edit_prompt(void)
+{
+	el_set(line.el, EL_UNBUFFERED, 0);
+	el_set(line.el, EL_UNBUFFERED, 1);
+	line.shown = 1;
+	if (event_add(line.in_ev, NULL) != 0)
+		fatalx("cannot watch standard input");
+}
+
+/*
+ * Wipe the prompt and what has been typed after it: back to the first
+ * column of the prompt's first row (the line may have wrapped), then clear
+ * to the end of the screen, with the terminal's own sequences (terminfo,
+ * through libedit).  A terminal that cannot clear keeps them; the data
+ * then goes below.
+ */
+static void
+edit_clear(void)
+{
+	const LineInfo	*li = el_line(line.el);
+	const char	*p, *cd = NULL, *up = NULL;
+	size_t		 col = sizeof LINE_PROMPT - 1, rows;
+	int		 cols = 0;
+
+	for (p = li->buffer; p < li->cursor; p++) {
+		if (((unsigned char)*p & 0xc0) != 0x80)
+			col++;		/* characters, not UTF-8 bytes */
+	}
+	if (el_get(line.el, EL_GETTC, "co", &cols) != 0 || cols <= 0)
+		cols = 80;
+	if (el_get(line.el, EL_GETTC, "cd", &cd) != 0)
+		cd = NULL;
+	if (el_get(line.el, EL_GETTC, "up", &up) != 0)
+		up = NULL;
+	rows = col / (size_t)cols;
+	if (cd == NULL || *cd == '\0' ||
+	    (rows > 0 && (up == NULL || *up == '\0'))) {
+		fputc('\n', stderr);
+		return;
+	}
+	fputc('\r', stderr);
+	for (; rows > 0; rows--)
+		el_set(line.el, EL_ECHOTC, "-s", "up", NULL);
+	el_set(line.el, EL_ECHOTC, "-s", "cd", NULL);
+}
+
+/* Did the terminal hang up?  Then el_gets() reads nothing, forever. */
+static int
+edit_hung_up(void)
+{
+	struct pollfd	pfd = { .fd = STDIN_FILENO, .events = POLLIN };
+
+	return (poll(&pfd, 1, 0) == 1 &&
+	    (pfd.revents & (POLLHUP | POLLERR | POLLNVAL)) != 0);
+}
+
+/* A key (or the end of a line, or Ctrl-D) from the terminal. */
+static void
+edit_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	HistEvent	 ev;
+	const char	*s;
+	char		*copy;
+	size_t		 len;
+	int		 n = 0;
+
+	errno = 0;
+	s = el_gets(line.el, &n);
+	if (s == NULL || n <= 0) {
+		if (errno == EINTR || errno == EAGAIN)
+			return;
+		if (errno != 0 && errno != EIO) {
+			event_del(line.in_ev);
+			line.shown = 0;
+			cli_error("cannot read standard input: %s",
+			    strerror(errno));
+			cli_finish(EXIT_ECHO_FAILED);
+			return;
+		}
+		if (errno == 0 && !edit_hung_up())
+			return;		/* a key that left the line empty */
+		s = NULL;		/* the end of input */
+	} else if (n == 1 && s[0] == '\004') {
+		s = NULL;		/* Ctrl-D on an empty line */
+	} else if (s[n - 1] != '\n') {
+		if (!edit_hung_up())
+			return;		/* a key: the line goes on */
+		s = NULL;
+	}
+	/* Nothing more from the terminal until the echo is back. */
+	event_del(line.in_ev);
+	line.shown = 0;
+	if (s == NULL) {
+		line.in_eof = 1;
+		line_next();
+		return;
+	}
+	len = (size_t)n - 1;
+	if (len >= CLI_LINE_MAX) {
+		cli_error("line longer than %d bytes; use stream mode",
+		    CLI_LINE_MAX);
+		cli_finish(EXIT_ECHO_FAILED);
+		return;
+	}
+	if ((copy = malloc(len + 1)) == NULL)
+		fatal("malloc");
+	memcpy(copy, s, len);
+	copy[len] = '\0';
+	if (len > 0)
+		history(line.hist, &ev, H_ENTER, copy);
+	if (line_is_exit(copy, len)) {
+		free(copy);
+		line_quit();
+		return;
+	}
+	line_send(copy, len);
+}
+
+/* The terminal changed size. */
+static void
+edit_winch_cb(evutil_socket_t sig, short what, void *arg)
+{
+	el_resize(line.el);
+}
+
+/* Restore the terminal, free libedit's state; safe to call again. */
+static void
+edit_end(void)
+{
+	HistEvent	ev;
+
+	if (line.in_ev != NULL) {
+		event_free(line.in_ev);
+		line.in_ev = NULL;
+	}
+	if (line.winch_ev != NULL) {
+		event_free(line.winch_ev);
+		line.winch_ev = NULL;
+	}
+	if (line.el != NULL) {
+		el_end(line.el);	/* the terminal as it was */
+		line.el = NULL;
+	}
+	if (line.hist != NULL) {
+		history(line.hist, &ev, H_CLEAR);
+		history_end(line.hist);
+		line.hist = NULL;
+	}
+}
+
+/* A fatal() mid-line must not leave the terminal in libedit's mode. */
+static void
+edit_atexit(void)
+{
+	if (line.el != NULL)
+		el_end(line.el);
+	line.el = NULL;
+}
+
+/* Start editing standard input; line_prompt() then draws the prompt. */
+static void
+edit_start(void)
+{
+	static int	registered;
+	HistEvent	ev;
+
+	line.hist = history_init();
+	line.el = el_init_fd("evecho-cli", stdin, stderr, stderr,
+	    STDIN_FILENO, STDERR_FILENO, STDERR_FILENO);
+	if (line.hist == NULL || line.el == NULL)
+		fatalx("cannot start line editing");
+	if (!registered && atexit(edit_atexit) == 0)
+		registered = 1;
+	history(line.hist, &ev, H_SETSIZE, LINE_HISTORY);
+	history(line.hist, &ev, H_SETUNIQUE, 1);
+	el_set(line.el, EL_EDITOR, "emacs");
+	el_set(line.el, EL_SIGNAL, 0);
+	el_set(line.el, EL_PROMPT, edit_prompt_fn);
+	el_set(line.el, EL_HIST, history, line.hist);
+	el_source(line.el, NULL);	/* $EDITRC or ~/.editrc, if any */
+
+	line.in_ev = event_new(cli_base, STDIN_FILENO, EV_READ | EV_PERSIST,
+	    edit_read_cb, NULL);
+	line.winch_ev = evsignal_new(cli_base, SIGWINCH, edit_winch_cb, NULL);
+	if (line.in_ev == NULL || line.winch_ev == NULL ||
+	    evsignal_add(line.winch_ev, NULL) != 0)
+		fatalx("cannot watch standard input");
+}
+#endif /* HAVE_LIBEDIT */
 
 /* Show the prompt on standard error, keeping standard output exact. */
 static void
 line_prompt(void)
 {
-	if (line.prompt) {
-		fputs(LINE_PROMPT, stderr);
+	if (!line.prompt)
+		return;
+#ifdef HAVE_LIBEDIT
+	if (line.el != NULL) {
+		edit_prompt();
+		return;
+	}
+#endif
+	fputs(LINE_PROMPT, stderr);
+	fflush(stderr);
+	line.shown = 1;
+}
+
+/*
+ * Bytes no line asked for go to standard output as they are.  When they
+ * would land on the prompt (standard output is the terminal and a prompt
+ * awaits a line), they go above it.  With libedit the prompt and the line
+ * being edited are wiped and, after the bytes, drawn again as they were;
+ * without it the bytes start a line below the prompt and the prompt is
+ * printed again (the terminal keeps what was typed: Enter sends it, and
+ * its reprint key, usually Ctrl-R, shows it).  Bytes that do not end a
+ * line get a newline on standard error, so the prompt starts a line.
+ */
+static void
+line_show(const unsigned char *data, size_t len)
+{
+	int	around = line.shown && line.out_tty;
+
+	if (len == 0)
+		return;
+	if (around) {
+#ifdef HAVE_LIBEDIT
+		if (line.el != NULL)
+			edit_clear();
+		else
+#endif
+			fputc('\n', stderr);
 		fflush(stderr);
 	}
+	fwrite(data, 1, len, stdout);
+	fflush(stdout);
+	if (!around)
+		return;
+	if (data[len - 1] != '\n')
+		fputc('\n', stderr);
+#ifdef HAVE_LIBEDIT
+	if (line.el != NULL) {
+		/* Redraw from this first column: EL_REFRESH forgets what
+		 * libedit believes is on the screen. */
+		el_set(line.el, EL_REFRESH);
+		return;
+	}
+#endif
+	fputs(LINE_PROMPT, stderr);
+	fflush(stderr);
 }
 
 /* Leave cleanly: everything owed has come back. */
@@ -59,6 +362,7 @@ line_quit(void)
 {
 	if (line.prompt && line.in_eof)
 		fputc('\n', stderr);	/* Ctrl-D left the cursor on a prompt */
+	line.shown = 0;
 	log_info("%llu lines echoed", (unsigned long long)line.lines);
 	cli_finish(EXIT_ECHOED);
 }
@@ -84,6 +388,8 @@ line_send(char *s, size_t len)
 	line.sent[len] = '\n';
 	line.expect = len + 1;
 	line.sent_us = cli_now_us();
+	line.sent_any = 1;
+	line.shown = 0;
 	cli_activity();
 	if (evbuffer_add(out, line.sent, line.expect) != 0)
 		fatalx("out of memory");
@@ -93,12 +399,18 @@ line_send(char *s, size_t len)
 static void
 line_next(void)
 {
-	struct evbuffer	*in = bufferevent_get_input(line.in);
+	struct evbuffer	*in;
 	char		*s;
 	size_t		 len;
 
 	if (line.expect != 0)
 		return;
+	if (line.in == NULL) {		/* editing: edit_read_cb sends */
+		if (line.in_eof)
+			line_quit();
+		return;
+	}
+	in = bufferevent_get_input(line.in);
 	s = evbuffer_readln(in, &len, EVBUFFER_EOL_LF);
 	if (s == NULL && line.in_eof && evbuffer_get_length(in) > 0) {
 		/* The last line had no newline: send it with one. */
@@ -178,17 +490,21 @@ line_sock_read_cb(struct bufferevent *bev, void *arg)
 		if (!line.in_eof)
 			line_prompt();
 	}
-	/* Anything more was never sent: show it as it is. */
+	/*
+	 * Anything more was never sent: show it (above the prompt).  On a
+	 * terminal, what comes before the first line is sent is a greeting,
+	 * which --verify lets pass; from a pipe the first line goes at once,
+	 * so nothing there is known to be a greeting.
+	 */
 	if ((len = evbuffer_get_length(in)) > 0) {
-		if (cli_config.verify) {
+		if (cli_config.verify && !(line.prompt && !line.sent_any)) {
 			cli_error("server sent %zu bytes that were never sent "
 			    "(at offset %llu)", len,
 			    (unsigned long long)line.offset);
 			cli_finish(EXIT_ECHO_FAILED);
 			return;
 		}
-		fwrite(evbuffer_pullup(in, -1), 1, len, stdout);
-		fflush(stdout);
+		line_show(evbuffer_pullup(in, -1), len);
 		evbuffer_drain(in, len);
 	}
 	line_next();
@@ -202,6 +518,7 @@ line_sock_event_cb(struct bufferevent *bev, short what, void *arg)
 
 	if (line.prompt)
 		fputc('\n', stderr);
+	line.shown = 0;
 	if (what & BEV_EVENT_EOF) {
 		if (line.expect != 0) {
 			cli_error("server %s closed the connection with %zu of "
@@ -247,18 +564,30 @@ line_waiting(void)
 int
 line_start(int fd)
 {
+	int	edit = 0;
+
 	line.prompt = isatty(STDIN_FILENO);
+	line.out_tty = isatty(STDOUT_FILENO);
+#ifdef HAVE_LIBEDIT
+	/* libedit draws on standard error: it must be the terminal too. */
+	edit = line.prompt && isatty(STDERR_FILENO);
+#endif
 	line.sock = bufferevent_socket_new(cli_base, fd, BEV_OPT_CLOSE_ON_FREE);
-	line.in = bufferevent_socket_new(cli_base, STDIN_FILENO, 0);
-	if (line.sock == NULL || line.in == NULL)
+	if (line.sock == NULL)
 		fatalx("cannot create bufferevents");
 	bufferevent_setcb(line.sock, line_sock_read_cb, NULL,
 	    line_sock_event_cb, NULL);
-	bufferevent_setcb(line.in, line_in_read_cb, NULL, line_in_event_cb,
-	    NULL);
-	bufferevent_setwatermark(line.in, EV_READ, 0, CLI_LINE_MAX);
-	if (bufferevent_enable(line.sock, EV_READ) != 0 ||
-	    bufferevent_enable(line.in, EV_READ) != 0)
+	if (!edit) {
+		line.in = bufferevent_socket_new(cli_base, STDIN_FILENO, 0);
+		if (line.in == NULL)
+			fatalx("cannot create bufferevents");
+		bufferevent_setcb(line.in, line_in_read_cb, NULL,
+		    line_in_event_cb, NULL);
+		bufferevent_setwatermark(line.in, EV_READ, 0, CLI_LINE_MAX);
+		if (bufferevent_enable(line.in, EV_READ) != 0)
+			fatalx("cannot enable reading");
+	}
+	if (bufferevent_enable(line.sock, EV_READ) != 0)
 		fatalx("cannot enable reading");
 	cli_watch_start(line_waiting);
 
@@ -266,6 +595,10 @@ line_start(int fd)
 		fprintf(stderr, "connected to %s; type a line to send it, "
 		    "'exit' or Ctrl-D to quit\n", cli_peer);
 	}
+#ifdef HAVE_LIBEDIT
+	if (edit)
+		edit_start();
+#endif
 	line_prompt();
 	return (0);
 }
@@ -278,6 +611,11 @@ line_free(void)
 		bufferevent_free(line.sock);
 	if (line.in != NULL)
 		bufferevent_free(line.in);
+	if (line.prompt && line.shown)
+		fputc('\n', stderr);	/* a signal left the cursor on a prompt */
+#ifdef HAVE_LIBEDIT
+	edit_end();
+#endif
 	free(line.sent);
 	memset(&line, 0, sizeof line);
 }
