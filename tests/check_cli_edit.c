@@ -214,17 +214,24 @@ fake_close(struct fake *f)
 
 /* ---- the tests ---- */
 
+/* A real server, and evecho-cli on a pty showing its first prompt. */
+static void
+edit_start(struct harness_proc *srv, struct pty_cli *c)
+{
+	ck_assert_msg(harness_server_start(srv, NULL) == 0,
+	    "evecho-server did not become ready");
+	const char *const args[] = { "-q", srv->addrs[0], NULL };
+	pty_start(c, args);
+	expect(c, "evecho> ");
+}
+
 /* abc, Left, Left, Z, Enter: libedit sends aZbc; plain mode the escapes. */
 START_TEST(test_edit_arrows)
 {
 	struct harness_proc	srv;
 	struct pty_cli		c;
 
-	ck_assert_msg(harness_server_start(&srv, NULL) == 0,
-	    "evecho-server did not become ready");
-	const char *const args[] = { "-q", srv.addrs[0], NULL };
-	pty_start(&c, args);
-	expect(&c, "evecho> ");
+	edit_start(&srv, &c);
 	type(&c, "abc" KEY_LEFT KEY_LEFT "Z" KEY_ENTER);
 #ifdef HAVE_LIBEDIT
 	/* The echo, on its own line, then the next prompt. */
@@ -245,11 +252,7 @@ START_TEST(test_edit_history)
 	struct harness_proc	srv;
 	struct pty_cli		c;
 
-	ck_assert_msg(harness_server_start(&srv, NULL) == 0,
-	    "evecho-server did not become ready");
-	const char *const args[] = { "-q", srv.addrs[0], NULL };
-	pty_start(&c, args);
-	expect(&c, "evecho> ");
+	edit_start(&srv, &c);
 	type(&c, "first line" KEY_ENTER);
 	expect(&c, ECHO_AT "first line\r\nevecho> ");
 	type(&c, KEY_UP KEY_ENTER);

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # test-load.sh: scripts/load.sh in its smoke matrix, against the build
 # tree's server and a second copy of it started through --vs.  Checks the
-# CSV, the markdown and the PNGs, and that no server outlives the script.
+# CSV, the markdown, the PNGs and report.html, and that no server outlives
+# the script.  (tests/test-load-report.sh tests the reports in detail on
+# checked-in runs, tests/test-load-browser.sh report.html in a browser.)
 # Skips (77) when evecho-benchmark has not been built.
 set -uo pipefail
 
@@ -137,8 +139,8 @@ with open(sys.argv[1]) as f, open(sys.argv[2], "w") as out:
                 r.pop(k, None)
         out.write(json.dumps(r) + "\n")
 ' "$tmp/out/runs.jsonl" "$tmp/nocpu/runs.jsonl"
-"$PYTHON3" "$srcdir/scripts/load-report.py" report "$tmp/nocpu" \
-    --gnuplot /bin/true >"$tmp/nocpu.out" 2>&1
+PYTHONDONTWRITEBYTECODE=1 "$PYTHON3" "$srcdir/scripts/loadreport.py" \
+    report "$tmp/nocpu" --gnuplot /bin/true >"$tmp/nocpu.out" 2>&1
 check "no CPU figures: throughput still plots it" \
     grep -q "title 'again, 64 B'" "$tmp/nocpu/throughput.gp"
 check "no CPU figures: cpu.png has no entry for it" \
@@ -158,9 +160,19 @@ if command -v gnuplot >/dev/null 2>&1; then
 		check "$png.png is a PNG" eval \
 		    "head -c 8 '$tmp/out/$png.png' | od -An -c | grep -q 'P   N   G'"
 	done
+	inline=$(grep -c '<img alt="[a-z]* plot" src="data:image/png;base64,' \
+	    "$tmp/out/report.html")
+	check "report.html has the three plots inline" [ "$inline" -eq 3 ]
 else
 	echo "# no gnuplot: PNG checks skipped"
+	check "report.html says the plots are unavailable" \
+	    grep -q "Plots unavailable" "$tmp/out/report.html"
 fi
+check "report.html has the ratio tables" \
+    grep -q 'data-base="evecho,pingpong,pingpong,64,10,1" data-other="again,' \
+    "$tmp/out/report.html"
+check "report.html fetches nothing" \
+    eval "! grep -Eiq '(src|href)=\"(https?:|//)' '$tmp/out/report.html'"
 
 # Every server the script started is gone.
 pids=$(sed -n 's/^[a-z]*: 127\.0\.0\.1:[0-9]*, pid \([0-9]*\)$/\1/p' \

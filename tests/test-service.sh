@@ -126,7 +126,7 @@ unshare -m sh -c '
 	exec "$3" -l 127.0.0.1:0 --syslog
 ' sh "$T/syslog" "$T/socat.pid" "$SERVER" "$T/olddev" >"$T/ready" 2>"$T/err" &
 SERVER_PID=$!
-PORT=$(wait_ready "$T/ready" "$SERVER_PID")
+PORT=$(wait_ready "$T/ready" "$SERVER_PID" 30)
 check "--syslog: ready" test -n "$PORT"
 check "--syslog: the start line reaches syslog" \
     wait_for "$T/syslog" "evecho-server\[$SERVER_PID\]: .*listening sockets"
