@@ -20,6 +20,9 @@ trap cleanup EXIT
 
 # start_server ARGS...: run evecho-server on 127.0.0.1:0 and read its port.
 start_server() {
+	# Truncated here: the background child would do it too late for
+	# wait_ready, which could read the last server's line.
+	: >"$TMPDIR_T/ready"
 	"$EVECHO_BUILDDIR/src/evecho-server" -q -l 127.0.0.1:0 "$@" \
 	    >"$TMPDIR_T/ready" 2>"$TMPDIR_T/server.err" &
 	SERVER_PID=$!
@@ -34,6 +37,7 @@ start_server() {
 start_server_under() {
 	name=$1
 	shift
+	: >"$TMPDIR_T/ready.$name"
 	"$@" "$EVECHO_BUILDDIR/src/evecho-server" -q -l 127.0.0.1:0 \
 	    >"$TMPDIR_T/ready.$name" 2>"$TMPDIR_T/server.$name.err" &
 	SERVER_PID=$!

@@ -6,7 +6,9 @@
 # waits until the server whose standard output goes to FILE has printed
 # "listening on HOST:PORT" as a whole line, and prints PORT (the first
 # listener's).  Fails as soon as PID has exited, or after SECONDS
-# (default 10; slow wrappers such as valgrind want more).
+# (default 10; slow wrappers such as valgrind want more).  Empty FILE
+# before starting the server: the shell truncates it in the child, which
+# may run after wait_ready has read the previous server's line.
 wait_ready() {
 	_wr_file=$1
 	_wr_pid=$2

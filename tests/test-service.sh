@@ -63,6 +63,7 @@ check "the exit line is in the log" grep -q "exit: connections" "$T/log"
 
 # A stale PID file (its process gone) is replaced.
 echo 999999999 >"$T/pid"
+: >"$T/ready"	# truncated here: the child does it too late
 "$SERVER" -l 127.0.0.1:0 -q --pidfile "$T/pid" >"$T/ready" 2>"$T/err" &
 SERVER_PID=$!
 PORT=$(wait_ready "$T/ready" "$SERVER_PID")
@@ -84,6 +85,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 # As root without --user: it runs, and says so once.
+: >"$T/ready"	# truncated here: the child does it too late
 "$SERVER" -l 127.0.0.1:0 >"$T/ready" 2>"$T/err" &
 SERVER_PID=$!
 PORT=$(wait_ready "$T/ready" "$SERVER_PID")
@@ -92,6 +94,7 @@ check "root without --user is warned once" \
 stop_server
 
 # --user nobody: bound as root, then every ID is nobody's, and it echoes.
+: >"$T/ready"	# truncated here: the child does it too late
 "$SERVER" -l 127.0.0.1:0 --user nobody >"$T/ready" 2>"$T/err" &
 SERVER_PID=$!
 PORT=$(wait_ready "$T/ready" "$SERVER_PID")
@@ -116,6 +119,7 @@ if ! unshare -m true 2>/dev/null; then
 fi
 # The tmpfs hides the real /dev, so /dev/null is bound back in for sh.
 mkdir "$T/olddev"
+: >"$T/ready"	# truncated here: the child does it too late
 unshare -m sh -c '
 	mount --make-rprivate / 2>/dev/null
 	mount --bind /dev "$4" && mount -t tmpfs evecho-test /dev &&
