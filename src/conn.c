@@ -139,6 +139,8 @@ _Static_assert(sizeof (struct conn) == 64, "struct conn is 64 bytes");
 #define CONN_WHY_SHUTDOWN	1
 static const char *const	 conn_whys[] = { "idle timeout",
 				    "server shutting down" };
+static const enum close_reason	 conn_why_reasons[] = { CLOSE_IDLE_TIMEOUT,
+				    CLOSE_DRAINED };
 
 /*
  * Connections whose input keeps its chain (c->echoed), to be drained by
@@ -428,7 +430,8 @@ conn_mem_full_us(void)
  * the kernel still holds for the client (the close was forced).
  */
 static void
-conn_close_counted(struct conn *c, const char *why, int unsent_too)
+conn_close_counted(struct conn *c, const char *why, enum close_reason reason,
+    int unsent_too)
 {
 	struct evbuffer	*in = bufferevent_get_input(c->bev);
 	struct evbuffer	*out = bufferevent_get_output(c->bev);
@@ -454,6 +457,9 @@ conn_close_counted(struct conn *c, const char *why, int unsent_too)
 	if (unsent_too && (c->flags & CONN_DRAINING))
 		server_stats.bytes_lost_stopping += lost;
 	conn_count_held(c, 0);
+	server_stats.closed[reason]++;
+	if (c->flags & CONN_PAUSED)
+		server_stats.paused--;
 
 	source_release((struct sockaddr *)&c->peer);
 	bufferevent_free(c->bev);
@@ -466,9 +472,35 @@ conn_close_counted(struct conn *c, const char *why, int unsent_too)
 
 /* Close: the socket failed, or the client is done and has its echo. */
 static void
-conn_close(struct conn *c, const char *why)
+conn_close(struct conn *c, const char *why, enum close_reason reason)
 {
-	conn_close_counted(c, why, 0);
+	conn_close_counted(c, why, reason, 0);
+}
+
+/* A socket error's close reason: the peer's reset, or anything else. */
+static enum close_reason
+conn_error_reason(int err)
+{
+	return (err == ECONNRESET || err == EPIPE ? CLOSE_RESET : CLOSE_ERROR);
+}
+
+/* Stop reading from c: a memory bound holds. */
+static void
+conn_pause(struct conn *c)
+{
+	c->flags |= CONN_PAUSED;
+	server_stats.paused++;
+	server_stats.paused_total++;
+}
+
+/* Reading from c may go on, or has ended for another reason. */
+static void
+conn_unpause(struct conn *c)
+{
+	if (c->flags & CONN_PAUSED) {
+		c->flags &= ~CONN_PAUSED;
+		server_stats.paused--;
+	}
 }
 
 /*
@@ -479,14 +511,16 @@ static void
 conn_finish(struct conn *c, int why)
 {
 	if (c->flags & CONN_READ_EOF) {
-		conn_close(c, conn_whys[why]);	/* nothing more can arrive */
+		/* Nothing more can arrive. */
+		conn_close(c, conn_whys[why], conn_why_reasons[why]);
 		return;
 	}
 	if (shutdown(conn_fd(c), SHUT_WR) != 0) {
-		conn_close(c, conn_whys[why]);
+		conn_close(c, conn_whys[why], conn_why_reasons[why]);
 		return;
 	}
-	c->flags = (c->flags & ~CONN_PAUSED) | CONN_LINGER;
+	conn_unpause(c);
+	c->flags |= CONN_LINGER;
 	c->why = (uint8_t)why;
 	bufferevent_setcb(c->bev, conn_linger_read_cb, NULL, conn_event_cb, c);
 	bufferevent_set_timeouts(c->bev, conn_linger_tv, conn_linger_tv);
@@ -503,7 +537,7 @@ conn_maybe_finish(struct conn *c)
 	if (!(c->flags & CONN_READ_EOF) || evbuffer_get_length(in) != 0 ||
 	    evbuffer_get_length(out) != 0)
 		return (0);
-	conn_close(c, "client closed");
+	conn_close(c, "client closed", CLOSE_CLIENT);
 	return (1);
 }
 
@@ -607,7 +641,7 @@ conn_sent(struct conn *c, struct evbuffer *in, size_t in_len,
 
 			snprintf(why, sizeof why, "write failed: %s",
 			    strerror(errno));
-			conn_close(c, why);
+			conn_close(c, why, conn_error_reason(errno));
 			return (-1);
 		}
 		n = 0;
@@ -629,7 +663,7 @@ conn_sent(struct conn *c, struct evbuffer *in, size_t in_len,
 		if (step > CONN_READ_STEP)
 			step = CONN_READ_STEP;
 		if (evbuffer_add(out, tail + skip, step) != 0) {
-			conn_close(c, "out of memory");
+			conn_close(c, "out of memory", CLOSE_ERROR);
 			return (-1);
 		}
 	}
@@ -713,11 +747,11 @@ conn_apply_limit(struct conn *c, size_t held)
 		return;
 	if (held >= server_config.max_pending || (held != 0 && conn_mem_full)) {
 		if (!(c->flags & CONN_PAUSED)) {
-			c->flags |= CONN_PAUSED;
+			conn_pause(c);
 			bufferevent_disable(c->bev, EV_READ);
 		}
 	} else if (c->flags & CONN_PAUSED) {
-		c->flags &= ~CONN_PAUSED;
+		conn_unpause(c);
 		bufferevent_enable(c->bev, EV_READ);
 	}
 }
@@ -832,7 +866,7 @@ conn_read_more_cb(struct conn *c, struct bufferevent *bev, struct evbuffer *in,
 		char	why[128];
 
 		snprintf(why, sizeof why, "read error: %s", strerror(err));
-		conn_close(c, why);
+		conn_close(c, why, conn_error_reason(err));
 		return;
 	}
 	if (through == 0) {
@@ -942,7 +976,8 @@ conn_silence(struct conn *c, short what)
 	    now - c->seen_ms >= conn_silence_us / 1000 &&
 	    !(c->flags & CONN_DRAINING)) {
 		/* The drain timeout, not this, cuts off a stalled client. */
-		conn_close_counted(c, "idle timeout (client not reading)", 1);
+		conn_close_counted(c, "idle timeout (client not reading)",
+		    CLOSE_IDLE_TIMEOUT, 1);
 		return;
 	}
 	/* Bytes moved, or this is the first look: look again later. */
@@ -968,28 +1003,30 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	struct conn	*c = arg;
 	struct evbuffer	*in;
 	char		 why[128];
+	int		 err;
 
 	conn_settle(c, bufferevent_get_input(bev));
 	if (c->flags & CONN_LINGER) {
 		/* The client's FIN, a reset or the bound: done either way. */
 		conn_close_counted(c, conn_whys[c->why],
-		    !(what & BEV_EVENT_EOF));
+		    conn_why_reasons[c->why], !(what & BEV_EVENT_EOF));
 		return;
 	}
 	if (what & BEV_EVENT_EOF) {
 		/* Half-close: echo everything already received, then close. */
 		c->flags |= CONN_READ_EOF;
-		c->flags &= ~CONN_PAUSED;
+		conn_unpause(c);
 		bufferevent_disable(bev, EV_READ);
 		in = bufferevent_get_input(bev);
 		conn_after_io(c, in, evbuffer_get_length(in));
 		return;
 	}
 	if (what & BEV_EVENT_ERROR) {
+		err = EVUTIL_SOCKET_ERROR();
 		snprintf(why, sizeof why, "%s error: %s",
 		    (what & BEV_EVENT_READING) ? "read" : "write",
-		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-		conn_close(c, why);
+		    evutil_socket_error_to_string(err));
+		conn_close(c, why, conn_error_reason(err));
 		return;
 	}
 	if (what & BEV_EVENT_TIMEOUT)
@@ -1039,7 +1076,7 @@ conn_accept(int fd, const struct sockaddr *sa, socklen_t len)
 		log_warnx("accept: descriptor %d beyond the %zu the server "
 		    "started with", fd, conn_table_len);
 		close(fd);
-		server_stats.rejected++;
+		server_stats.rejected[REJECT_ERROR]++;
 		return;
 	}
 	c = &conn_table[fd];
@@ -1047,7 +1084,7 @@ conn_accept(int fd, const struct sockaddr *sa, socklen_t len)
 	if (c->bev == NULL) {
 		log_warnx("accept: cannot create a bufferevent");
 		close(fd);
-		server_stats.rejected++;
+		server_stats.rejected[REJECT_ERROR]++;
 		return;
 	}
 	if ((size_t)fd >= conn_table_hi)
@@ -1114,7 +1151,7 @@ conn_close_all(const char *why, uint64_t *lost)
 		if (c->bev == NULL)
 			continue;
 		before = server_stats.bytes_dropped;
-		conn_close_counted(c, why, 1);
+		conn_close_counted(c, why, CLOSE_DRAIN_CUTOFF, 1);
 		if (server_stats.bytes_dropped != before) {
 			cut++;
 			*lost += server_stats.bytes_dropped - before;

@@ -83,7 +83,7 @@ listener_take(int fd, struct sockaddr *sa, socklen_t len)
 		return;
 	}
 	close(fd);
-	server_stats.rejected++;
+	server_stats.rejected[REJECT_MAX_CONNS]++;
 	if (log_debug_enabled())
 		log_debug("refused %s: %zu connections open, --max-conns %llu",
 		    addr_format(sa, name, sizeof name), conn_count(),
@@ -147,6 +147,9 @@ listener_error_cb(struct evconnlistener *evl, void *arg)
 	server_stats.accept_errors++;
 	listener_last_error = EVUTIL_SOCKET_ERROR();
 	log_limit_hit(&listener_error_log);
+	if (evtimer_pending(listener_resume_ev, NULL))
+		return;	/* another listener's report in the same loop round */
+	server_stats.accept_pauses++;
 	for (i = 0; i < nlisteners; i++)
 		evconnlistener_disable(listeners[i].evl);
 	evtimer_add(listener_resume_ev, &tv);
@@ -175,39 +178,22 @@ listener_bound(const struct sockaddr *sa, socklen_t len)
 	return (0);
 }
 
-/* Create, bind and listen on one address; -1 with *cause on failure. */
+/*
+ * Serve the listening socket fd; -1 with *cause (fd closed) on failure.
+ * name is for that message.
+ */
 static int
-listener_open_one(struct sockaddr *sa, socklen_t len, int backlog,
-    int reuse_port, char **cause)
+listener_add(int fd, const char *name, char **cause)
 {
 	struct listener	*l;
-	int		 fd, one = 1, saved;
-	char		 name[ADDR_STRLEN];
 	socklen_t	 alen;
 
 	if (nlisteners == LISTENER_MAX) {
 		cause_set(cause, "too many listening addresses (at most %d)",
 		    LISTENER_MAX);
+		close(fd);
 		return (-1);
 	}
-	addr_format(sa, name, sizeof name);
-	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0);
-	if (fd == -1) {
-		cause_set(cause, "cannot listen on %s: %s", name,
-		    strerror(errno));
-		return (-1);
-	}
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	/* Each family gets its own socket, so [::] never takes 0.0.0.0. */
-	if (sa->sa_family == AF_INET6)
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-	if (reuse_port &&
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
-		goto fail;
-	if (bind(fd, sa, len) != 0 || listen(fd, backlog) != 0)
-		goto fail;
-
 	l = &listeners[nlisteners];
 	alen = sizeof l->addr;
 	if (getsockname(fd, (struct sockaddr *)&l->addr, &alen) != 0)
@@ -222,27 +208,138 @@ listener_open_one(struct sockaddr *sa, socklen_t len, int backlog,
 	return (0);
 
 fail:
-	saved = errno;
+	cause_set(cause, "cannot listen on %s: %s", name, strerror(errno));
 	close(fd);
-	cause_set(cause, "cannot listen on %s: %s", name, strerror(saved));
+	return (-1);
+}
+
+/* A socket bound to sa and listening; -1 with *cause on failure. */
+static int
+listener_socket(struct sockaddr *sa, socklen_t len, int backlog,
+    int reuse_port, char **cause)
+{
+	int		 fd, one = 1, saved;
+	char		 name[ADDR_STRLEN];
+
+	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (fd == -1)
+		goto fail;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	/* Each family gets its own socket, so [::] never takes 0.0.0.0. */
+	if (sa->sa_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+	if ((reuse_port &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) ||
+	    bind(fd, sa, len) != 0 || listen(fd, backlog) != 0)
+		goto fail;
+	return (fd);
+
+fail:
+	saved = errno;
+	if (fd != -1)
+		close(fd);
+	cause_set(cause, "cannot listen on %s: %s",
+	    addr_format(sa, name, sizeof name), strerror(saved));
 	return (-1);
 }
 
 /*
- * Open a listener for every address each spec resolves to; -1 if one cannot
- * be bound, LISTENER_BAD_ADDRESS if a spec is malformed or unresolvable.  With port 0 the
- * kernel picks a port for the first address; the others of that spec reuse
- * it, so "localhost:0" gives one port on 127.0.0.1 and ::1.
+ * Bind and listen on every address spec (the syntax of -l) resolves to,
+ * skipping those seen() says are taken, and hand each socket to add().
+ * With port 0 the kernel picks a port for the first address; the others
+ * reuse it, so "localhost:0" gives one port on 127.0.0.1 and ::1.  -1
+ * with *cause if one cannot be bound, LISTENER_BAD_ADDRESS if the spec is
+ * malformed or unresolvable.
+ */
+int
+listener_bind(const char *spec, int backlog, int reuse_port,
+    int (*seen)(const struct sockaddr *, socklen_t),
+    int (*add)(int, const char *, void *, char **), void *arg, char **cause)
+{
+	struct addrinfo		*res, *ai;
+	struct sockaddr_storage	 ss;
+	char			*host, *port, name[ADDR_STRLEN];
+	int			 chosen = 0, fd, rc;
+
+	if (addr_parse(spec, ADDR_DEFAULT_HOST, ADDR_DEFAULT_PORT, &host,
+	    &port, cause) != 0)
+		return (LISTENER_BAD_ADDRESS);
+	rc = addr_resolve(host, port, AF_UNSPEC, 1, &res, cause);
+	free(host);
+	free(port);
+	if (rc != 0)
+		return (LISTENER_BAD_ADDRESS);
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		if (ai->ai_addrlen > sizeof ss)
+			continue;
+		memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
+		if (chosen != 0)
+			listener_set_port((struct sockaddr *)&ss, chosen);
+		if (seen != NULL && seen((struct sockaddr *)&ss, ai->ai_addrlen))
+			continue;
+		fd = listener_socket((struct sockaddr *)&ss, ai->ai_addrlen,
+		    backlog, reuse_port, cause);
+		if (fd == -1)
+			break;
+		chosen = addr_local_port(fd);
+		addr_format((struct sockaddr *)&ss, name, sizeof name);
+		if (add(fd, name, arg, cause) != 0)
+			break;	/* fd closed */
+	}
+	freeaddrinfo(res);
+	return (ai == NULL ? 0 : -1);
+}
+
+/*
+ * Serve the sockets systemd passed (socket activation): each must be a
+ * listening TCP socket.  Return how many, or -1 with *cause.  They keep
+ * systemd's bind and backlog; --reuse-port and --backlog do not apply.
+ */
+int
+listener_adopt_activated(char **cause)
+{
+	char	name[32];
+	int	n, first, fd;
+
+	if ((n = systemd_listen_fds(&first, cause)) <= 0)
+		return (n);
+	for (fd = first; fd < first + n; fd++) {
+		snprintf(name, sizeof name, "descriptor %d", fd);
+		if (!systemd_is_listening_stream(fd)) {
+			cause_set(cause, "socket activation: %s is not a "
+			    "listening TCP socket", name);
+			return (-1);
+		}
+		if (evutil_make_socket_nonblocking(fd) != 0 ||
+		    evutil_make_socket_closeonexec(fd) != 0) {
+			cause_set(cause, "socket activation: %s: %s", name,
+			    strerror(errno));
+			return (-1);
+		}
+		if (listener_add(fd, name, cause) != 0)
+			return (-1);
+	}
+	return (n);
+}
+
+/* listener_bind()'s add(): an echo listener. */
+static int
+listener_add_echo(int fd, const char *name, void *arg, char **cause)
+{
+	return (listener_add(fd, name, cause));
+}
+
+/*
+ * Open an echo listener for every address each spec resolves to; as
+ * listener_bind() fails, so does this.
  */
 int
 listener_open_all(const char **specs, size_t n, int backlog, int reuse_port,
     char **cause)
 {
-	struct addrinfo		*res, *ai;
-	struct sockaddr_storage	 ss;
-	char			*host, *port;
-	size_t			 i;
-	int			 chosen, rc;
+	size_t	i;
+	int	rc;
 
 	listener_resume_ev = evtimer_new(server_base, listener_resume_cb, NULL);
 	if (listener_resume_ev == NULL) {
@@ -250,33 +347,10 @@ listener_open_all(const char **specs, size_t n, int backlog, int reuse_port,
 		return (-1);
 	}
 	for (i = 0; i < n; i++) {
-		if (addr_parse(specs[i], ADDR_DEFAULT_HOST, ADDR_DEFAULT_PORT,
-		    &host, &port, cause) != 0)
-			return (LISTENER_BAD_ADDRESS);
-		rc = addr_resolve(host, port, AF_UNSPEC, 1, &res, cause);
-		free(host);
-		free(port);
+		rc = listener_bind(specs[i], backlog, reuse_port, listener_bound,
+		    listener_add_echo, NULL, cause);
 		if (rc != 0)
-			return (LISTENER_BAD_ADDRESS);
-		chosen = 0;
-		for (ai = res; ai != NULL; ai = ai->ai_next) {
-			if (ai->ai_addrlen > sizeof ss)
-				continue;
-			memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
-			if (chosen != 0)
-				listener_set_port((struct sockaddr *)&ss, chosen);
-			if (listener_bound((struct sockaddr *)&ss,
-			    ai->ai_addrlen))
-				continue;
-			if (listener_open_one((struct sockaddr *)&ss,
-			    ai->ai_addrlen, backlog, reuse_port, cause) != 0) {
-				freeaddrinfo(res);
-				return (-1);
-			}
-			chosen = addr_local_port(
-			    evconnlistener_get_fd(listeners[nlisteners - 1].evl));
-		}
-		freeaddrinfo(res);
+			return (rc);
 	}
 	return (0);
 }

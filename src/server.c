@@ -271,11 +271,40 @@ server_parse_args(int argc, char **argv, int *verbosity)
 	if (optind < argc)
 		usage_error(server_progname, "unexpected argument '%s'",
 		    argv[optind]);
-	if (server_config.nlisten == 0) {
-		if ((server_config.listen = malloc(sizeof (const char *))) == NULL)
-			fatal("malloc");
-		server_config.listen[server_config.nlisten++] =
-		    ADDR_DEFAULT_HOST ":" ADDR_DEFAULT_PORT;
+}
+
+/*
+ * The sockets systemd passed, then every -l; without either, the default
+ * address.  Exits on failure.
+ */
+static void
+server_listen(void)
+{
+	static const char	*fallback[] = {
+		ADDR_DEFAULT_HOST ":" ADDR_DEFAULT_PORT
+	};
+	const char		**specs = server_config.listen;
+	size_t			  n = server_config.nlisten;
+	char			 *cause;
+	int			  adopted;
+
+	if ((adopted = listener_adopt_activated(&cause)) < 0) {
+		log_errorx("%s", cause);
+		exit(1);
+	}
+	if (adopted == 0 && n == 0) {
+		specs = fallback;
+		n = 1;
+	}
+	switch (listener_open_all(specs, n, server_config.backlog,
+	    server_config.reuse_port, &cause)) {
+	case 0:
+		break;
+	case LISTENER_BAD_ADDRESS:
+		usage_error(server_progname, "--listen: %s", cause);
+	default:
+		log_errorx("%s", cause);
+		exit(1);
 	}
 }
 
@@ -342,6 +371,7 @@ server_stop_cb(evutil_socket_t sig, short what, void *arg)
 	listener_accept_backlog();
 	listener_close_all();
 	server_draining = 1;
+	systemd_notify_stopping();
 	log_info("%s: no longer accepting; draining %zu connections "
 	    "(at most %.3g s)", server_signame((int)sig), conn_count(),
 	    (double)server_config.drain_timeout_us / 1e6);
@@ -473,17 +503,7 @@ main(int argc, char **argv)
 	log_limit_setup(server_base);
 	if (conn_setup() != 0)
 		fatalx("cannot set up the idle timeout");
-	switch (listener_open_all(server_config.listen, server_config.nlisten,
-	    server_config.backlog, server_config.reuse_port, &cause)) {
-	case 0:
-		break;
-	case LISTENER_BAD_ADDRESS:
-		usage_error(server_progname, "--listen: %s", cause);
-	default:
-		log_errorx("%s", cause);
-		exit(1);
-	}
-
+	server_listen();
 	server_set_max_conns();
 	if (source_setup(server_config.max_conns_per_source,
 	    server_config.max_conns, &cause) != 0)
@@ -509,6 +529,7 @@ main(int argc, char **argv)
 	    (double)server_config.idle_timeout_us / 1e6,
 	    event_base_get_method(server_base));
 	listener_print_ready();
+	systemd_notify_ready();
 
 	if (event_base_dispatch(server_base) == -1)
 		fatalx("event loop failed");
@@ -526,6 +547,7 @@ main(int argc, char **argv)
 	listener_close_all();
 	conn_cleanup();
 	source_free();
+	systemd_cleanup();
 	stats_log("exit");
 	service_pidfile_remove();
 	for (i = 0; i < 4; i++)

@@ -33,12 +33,38 @@ struct server_config {
 	size_t		  greeting_len;	/* 0: no greeting */
 };
 
-/* Counters for SIGUSR1 and the exit summary. */
+/* Why a connection was closed at accept: the metrics' reason label. */
+enum reject_reason {
+	REJECT_MAX_CONNS,	/* --max-conns open already */
+	REJECT_PER_SOURCE,	/* --max-conns-per-source from its address */
+	REJECT_DRAINING,	/* arrived after shutdown began */
+	REJECT_ERROR,		/* no memory or no slot for it */
+	REJECT_REASONS
+};
+
+/* Why an accepted connection ended. */
+enum close_reason {
+	CLOSE_CLIENT,		/* the client shut down and had its echo */
+	CLOSE_IDLE_TIMEOUT,	/* --idle-timeout, quiet or not reading */
+	CLOSE_RESET,		/* the peer reset it (ECONNRESET, EPIPE) */
+	CLOSE_ERROR,		/* any other socket error, or no memory */
+	CLOSE_DRAINED,		/* shutdown: quiet, closed gently */
+	CLOSE_DRAIN_CUTOFF,	/* shutdown: cut off by the drain timeout */
+	CLOSE_REASONS
+};
+
+/*
+ * Counters for SIGUSR1, the exit summary and --metrics: plain integers,
+ * written by this process's one thread alone.
+ */
 struct server_stats {
 	uint64_t	accepted;
-	uint64_t	rejected;	/* over --max-conns or while draining */
+	uint64_t	rejected[REJECT_REASONS];
+	uint64_t	closed[CLOSE_REASONS];
 	uint64_t	accept_errors;
-	uint64_t	refused_source;	/* over --max-conns-per-source */
+	uint64_t	accept_pauses;	/* listeners paused after an error */
+	uint64_t	paused;		/* connections not read: a bound held */
+	uint64_t	paused_total;	/* times a connection was paused */
 	uint64_t	open;
 	uint64_t	peak;
 	uint64_t	bytes_in;
@@ -63,8 +89,20 @@ void	service_pidfile_remove(void);
 int	service_user_check(const char *name, char **cause);
 int	service_drop_privileges(const char *name, char **cause);
 
+/* sd.c */
+int	systemd_listen_fds(int *first, char **cause);
+int	systemd_is_listening_stream(int fd);
+void	systemd_notify_ready(void);
+void	systemd_notify_stopping(void);
+void	systemd_cleanup(void);
+
 /* listener.c */
 #define LISTENER_BAD_ADDRESS	(-2)
+int	listener_adopt_activated(char **cause);
+int	listener_bind(const char *spec, int backlog, int reuse_port,
+	    int (*seen)(const struct sockaddr *, socklen_t),
+	    int (*add)(int, const char *, void *, char **), void *arg,
+	    char **cause);
 int	listener_open_all(const char **specs, size_t n, int backlog, int reuse_port,
 	    char **cause);
 size_t	listener_count(void);
@@ -92,6 +130,8 @@ uint64_t source_open(const struct sockaddr *sa);
 size_t	source_count(void);
 
 /* stats.c */
+extern const char *const stats_reject_names[REJECT_REASONS];
+extern const char *const stats_close_names[CLOSE_REASONS];
 void	stats_log(const char *label);
 
 #endif

@@ -6,12 +6,24 @@
 #include "log.h"
 #include "server.h"
 
+/* The metrics' label values, by enum reject_reason and close_reason. */
+const char *const stats_reject_names[REJECT_REASONS] = {
+	"max_conns", "per_source", "draining", "error"
+};
+const char *const stats_close_names[CLOSE_REASONS] = {
+	"client", "idle_timeout", "reset", "error", "drained", "drain_cutoff"
+};
+
 /* Log every counter on one line, prefixed by label. */
 void
 stats_log(const char *label)
 {
 	const struct server_stats	*s = &server_stats;
 	char				 greeted[48] = "";
+	uint64_t			 rejected;
+
+	rejected = s->rejected[REJECT_MAX_CONNS] +
+	    s->rejected[REJECT_DRAINING] + s->rejected[REJECT_ERROR];
 
 	if (server_config.greeting_len != 0)
 		snprintf(greeted, sizeof greeted, ", %llu greeted",
@@ -21,8 +33,8 @@ stats_log(const char *label)
 	    "bytes %llu in, %llu out, %llu dropped; memory %zu held, at "
 	    "--max-memory %llu times for %.3f s", label,
 	    (unsigned long long)s->open, (unsigned long long)s->peak,
-	    (unsigned long long)s->accepted, (unsigned long long)s->rejected,
-	    (unsigned long long)s->refused_source,
+	    (unsigned long long)s->accepted, (unsigned long long)rejected,
+	    (unsigned long long)s->rejected[REJECT_PER_SOURCE],
 	    (unsigned long long)s->accept_errors, greeted,
 	    (unsigned long long)s->bytes_in, (unsigned long long)s->bytes_out,
 	    (unsigned long long)s->bytes_dropped, conn_memory(),

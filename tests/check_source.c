@@ -79,7 +79,7 @@ START_TEST(test_cap_per_address)
 		ck_assert_int_eq(source_admit(addr("10.0.0.1", 1000 + i)), 0);
 	ck_assert_int_eq(source_admit(addr("10.0.0.1", 2000)), -1);
 	ck_assert_int_eq(source_admit(addr("10.0.0.1", 2001)), -1);
-	ck_assert_uint_eq(server_stats.refused_source, 2);
+	ck_assert_uint_eq(server_stats.rejected[REJECT_PER_SOURCE], 2);
 	ck_assert_uint_eq(source_open(addr("10.0.0.1", 0)), 3);
 	/* Another address is not affected. */
 	ck_assert_int_eq(source_admit(addr("10.0.0.2", 1000)), 0);
