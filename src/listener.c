@@ -245,7 +245,8 @@ fail:
 }
 
 /*
- * Bind and listen on every address spec (the syntax of -l) resolves to,
+ * Bind and listen on every address spec (the syntax of -l, with
+ * default_port where it names none) resolves to,
  * skipping those seen() says are taken, and hand each socket to add().
  * With port 0 the kernel picks a port for the first address; the others
  * reuse it, so "localhost:0" gives one port on 127.0.0.1 and ::1.  -1
@@ -253,7 +254,8 @@ fail:
  * malformed or unresolvable.
  */
 int
-listener_bind(const char *spec, int backlog, int reuse_port,
+listener_bind(const char *spec, const char *default_port, int backlog,
+    int reuse_port,
     int (*seen)(const struct sockaddr *, socklen_t),
     int (*add)(int, const char *, void *, char **), void *arg, char **cause)
 {
@@ -262,8 +264,8 @@ listener_bind(const char *spec, int backlog, int reuse_port,
 	char			*host, *port, name[ADDR_STRLEN];
 	int			 chosen = 0, fd, rc;
 
-	if (addr_parse(spec, ADDR_DEFAULT_HOST, ADDR_DEFAULT_PORT, &host,
-	    &port, cause) != 0)
+	if (addr_parse(spec, ADDR_DEFAULT_HOST, default_port, &host, &port,
+	    cause) != 0)
 		return (LISTENER_BAD_ADDRESS);
 	rc = addr_resolve(host, port, AF_UNSPEC, 1, &res, cause);
 	free(host);
@@ -347,12 +349,20 @@ listener_open_all(const char **specs, size_t n, int backlog, int reuse_port,
 		return (-1);
 	}
 	for (i = 0; i < n; i++) {
-		rc = listener_bind(specs[i], backlog, reuse_port, listener_bound,
+		rc = listener_bind(specs[i], ADDR_DEFAULT_PORT, backlog,
+		    reuse_port, listener_bound,
 		    listener_add_echo, NULL, cause);
 		if (rc != 0)
 			return (rc);
 	}
 	return (0);
+}
+
+/* The address listening socket i is bound to, i < listener_count(). */
+const struct sockaddr *
+listener_address(size_t i)
+{
+	return ((const struct sockaddr *)&listeners[i].addr);
 }
 
 /* Return how many sockets are listening. */

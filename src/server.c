@@ -65,6 +65,7 @@ static const struct option server_options[] = {
 	{ "log-file",		required_argument,	NULL, 'L' },
 	{ "syslog",		no_argument,		NULL, 'S' },
 	{ "user",		required_argument,	NULL, 'u' },
+	{ "metrics",		required_argument,	NULL, 'm' },
 	{ "verbose",		no_argument,		NULL, 'v' },
 	{ "quiet",		no_argument,		NULL, 'q' },
 	{ "help",		no_argument,		NULL, 'h' },
@@ -114,6 +115,10 @@ server_usage(void)
 "      --log-file=FILE      log to FILE instead of standard error; SIGHUP\n"
 "                           reopens it (for logrotate)\n"
 "      --syslog             log to syslog (facility daemon) instead\n"
+"      --metrics=ADDR       serve HTTP on ADDR (the syntax of --listen,\n"
+"                           port 65433 if none): Prometheus metrics at\n"
+"                           /metrics, a status page at /, its numbers at\n"
+"                           /stats.json (default: off)\n"
 "  -v, --verbose            debug: log every connection and why it closed\n"
 "  -q, --quiet              log only warnings and errors\n"
 "  -h, --help               show this help and exit\n"
@@ -241,6 +246,9 @@ server_parse_args(int argc, char **argv, int *verbosity)
 			break;
 		case 'S':
 			server_config.syslog = 1;
+			break;
+		case 'm':
+			server_config.metrics = optarg;
 			break;
 		case 'u':
 			if (service_user_check(optarg, &cause) != 0)
@@ -504,6 +512,17 @@ main(int argc, char **argv)
 	if (conn_setup() != 0)
 		fatalx("cannot set up the idle timeout");
 	server_listen();
+	if (server_config.metrics != NULL) {
+		switch (metrics_start(server_config.metrics, &cause)) {
+		case 0:
+			break;
+		case LISTENER_BAD_ADDRESS:
+			usage_error(server_progname, "--metrics: %s", cause);
+		default:
+			log_errorx("--metrics: %s", cause);
+			exit(1);
+		}
+	}
 	server_set_max_conns();
 	if (source_setup(server_config.max_conns_per_source,
 	    server_config.max_conns, &cause) != 0)
@@ -529,6 +548,7 @@ main(int argc, char **argv)
 	    (double)server_config.idle_timeout_us / 1e6,
 	    event_base_get_method(server_base));
 	listener_print_ready();
+	metrics_print_ready();
 	systemd_notify_ready();
 
 	if (event_base_dispatch(server_base) == -1)
@@ -548,6 +568,7 @@ main(int argc, char **argv)
 	conn_cleanup();
 	source_free();
 	systemd_cleanup();
+	metrics_stop();
 	stats_log("exit");
 	service_pidfile_remove();
 	for (i = 0; i < 4; i++)

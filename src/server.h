@@ -29,6 +29,7 @@ struct server_config {
 	const char	 *log_file;	/* --log-file, or NULL */
 	int		  syslog;	/* --syslog */
 	const char	 *user;		/* --user, or NULL */
+	const char	 *metrics;	/* --metrics address, or NULL */
 	char		  greeting[GREETING_MAX]; /* expanded: one line */
 	size_t		  greeting_len;	/* 0: no greeting */
 };
@@ -99,13 +100,15 @@ void	systemd_cleanup(void);
 /* listener.c */
 #define LISTENER_BAD_ADDRESS	(-2)
 int	listener_adopt_activated(char **cause);
-int	listener_bind(const char *spec, int backlog, int reuse_port,
+int	listener_bind(const char *spec, const char *default_port, int backlog,
+	    int reuse_port,
 	    int (*seen)(const struct sockaddr *, socklen_t),
 	    int (*add)(int, const char *, void *, char **), void *arg,
 	    char **cause);
 int	listener_open_all(const char **specs, size_t n, int backlog, int reuse_port,
 	    char **cause);
 size_t	listener_count(void);
+const struct sockaddr *listener_address(size_t i);
 void	listener_print_ready(void);
 void	listener_accept_backlog(void);
 void	listener_close_all(void);
@@ -128,6 +131,11 @@ int	source_admit(const struct sockaddr *sa);
 void	source_release(const struct sockaddr *sa);
 uint64_t source_open(const struct sockaddr *sa);
 size_t	source_count(void);
+
+/* metrics.c */
+int	metrics_start(const char *spec, char **cause);
+void	metrics_print_ready(void);
+void	metrics_stop(void);
 
 /* stats.c */
 extern const char *const stats_reject_names[REJECT_REASONS];

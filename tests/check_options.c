@@ -89,6 +89,7 @@ static const struct {
 	{ "evecho-server", "greeting", "1ns" },
 	/* A numeric host (0.0.0.1): refused by bind, exit 1, not parsing. */
 	{ "evecho-server", "listen", "0.0000001" },
+	{ "evecho-server", "metrics", "0.0000001" },
 };
 
 /* Read a whole file into an allocated string. */
