@@ -39,15 +39,17 @@ def check(name, ok, detail=""):
 class Server:
     """An evecho-server on 127.0.0.1:0 with --metrics on a port of its own."""
 
-    def __init__(self, *args, metrics="127.0.0.1:0", preexec=None):
+    def __init__(self, *args, metrics="127.0.0.1:0", preexec=None,
+                 wrapper=(), ready_secs=10):
         self.err = open(os.path.join(TMP, "server%d.err" % len(PROCS)), "w+")
         self.proc = subprocess.Popen(
+            list(wrapper) +
             [SERVER, "-l", "127.0.0.1:0", "--metrics", metrics] + list(args),
             stdout=subprocess.PIPE, stderr=self.err, text=True,
             preexec_fn=preexec)
         PROCS.append(self.proc)
         lines = []
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + ready_secs
         while time.monotonic() < deadline:
             line = self.proc.stdout.readline()
             if not line:
@@ -91,11 +93,11 @@ class Server:
                 return v
             time.sleep(0.05)
 
-    def stop(self):
+    def stop(self, secs=15):
         """SIGTERM; return (exit status, stderr)."""
         self.proc.send_signal(signal.SIGTERM)
         try:
-            rc = self.proc.wait(15)
+            rc = self.proc.wait(secs)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             rc = self.proc.wait()
@@ -434,12 +436,45 @@ def scenario_addresses():
           "%d %r" % (p.returncode, p.stderr))
 
 
+def scenario_valgrind():
+    """Every HTTP path, good and bad, under memcheck: no error, no leak."""
+    vg = os.environ.get("VALGRIND") or ""
+    if not vg or os.environ.get("EVECHO_SANITIZERS") == "yes":
+        print("skip: valgrind scenario (%s)" % (
+            "no valgrind" if not vg else "sanitizer build"))
+        return
+    srv = Server("-q", wrapper=(vg, "-q", "--leak-check=full",
+                                "--show-leak-kinds=all",
+                                "--errors-for-leak-kinds=all",
+                                "--error-exitcode=99"), ready_secs=30)
+    if srv.mport is None:
+        check("valgrind: server ready", False, repr(srv.ready))
+        return
+    ok = echo(srv.port, 5000)
+    for path, method in (("/metrics", "GET"), ("/stats.json", "GET"),
+                         ("/", "GET"), ("/metrics", "HEAD"),
+                         ("/nope", "GET"), ("/metrics", "POST")):
+        srv.get(path, method)
+    try:
+        srv.get("/", headers={"X-Big": "a" * 20000})
+    except (http.client.HTTPException, ConnectionError):
+        pass
+    half = socket.create_connection((srv.mhost, srv.mport))
+    half.sendall(b"GET /metr")
+    rc, log = srv.stop(60)
+    half.close()
+    check("valgrind: echo under memcheck", ok)
+    check("valgrind: no memory error or leak after every HTTP path, and a "
+          "request left half-sent", rc == 0, "exit %s: %s" % (rc, log[-2000:]))
+
+
 def main():
     global TMP
     TMP = sys.argv[1]
     try:
         for scenario in (scenario_counters, scenario_drain,
-                         scenario_accept_errors, scenario_addresses):
+                         scenario_accept_errors, scenario_addresses,
+                         scenario_valgrind):
             scenario()
     finally:
         for p in PROCS:
