@@ -178,6 +178,8 @@ static unsigned char		 conn_scratch[CONN_READ_CAP];
 static void	conn_keep_sweep(evutil_socket_t, short, void *);
 static void	conn_read_cb(struct bufferevent *, void *);
 static void	conn_write_cb(struct bufferevent *, void *);
+static void	conn_out_cb(struct evbuffer *, const struct evbuffer_cb_info *,
+		    void *);
 static void	conn_event_cb(struct bufferevent *, short, void *);
 static void	conn_linger_read_cb(struct bufferevent *, void *);
 static void	conn_mem_set_limit(void);
@@ -388,7 +390,7 @@ conn_mem_enter(void)
 {
 	conn_mem_full = 1;
 	conn_mem_full_since = conn_now_us();
-	server_stats.mem_full_events++;
+	server_stats->mem_full_events++;
 	log_limit_hit(&conn_mem_log);
 }
 
@@ -397,7 +399,7 @@ static void
 conn_mem_leave(void)
 {
 	conn_mem_full = 0;
-	server_stats.mem_full_us +=
+	server_stats->mem_full_us +=
 	    (uint64_t)(conn_now_us() - conn_mem_full_since);
 }
 
@@ -409,6 +411,7 @@ conn_count_held(struct conn *c, size_t held)
 
 	conn_mem += cost - c->counted;
 	c->counted = (uint32_t)cost;
+	server_stats->mem_held = conn_mem;
 	if (!conn_mem_full) {
 		if (conn_mem >= conn_mem_limit)
 			conn_mem_enter();
@@ -420,7 +423,7 @@ conn_count_held(struct conn *c, size_t held)
 uint64_t
 conn_mem_full_us(void)
 {
-	return (server_stats.mem_full_us + (conn_mem_full ?
+	return (server_stats->mem_full_us + (conn_mem_full ?
 	    (uint64_t)(conn_now_us() - conn_mem_full_since) : 0));
 }
 
@@ -451,22 +454,21 @@ conn_close_counted(struct conn *c, const char *why, enum close_reason reason,
 		    addr_format((struct sockaddr *)&c->peer, peer, sizeof peer),
 		    why, lost);
 	}
-	/* Output was counted as sent when queued; take back what was not. */
-	server_stats.bytes_out -= unsent;
-	server_stats.bytes_dropped += lost;
+	/* What was queued counts as sent only as it leaves (conn_out_cb). */
+	server_stats->bytes_dropped += lost;
 	if (unsent_too && (c->flags & CONN_DRAINING))
-		server_stats.bytes_lost_stopping += lost;
+		server_stats->bytes_lost_stopping += lost;
 	conn_count_held(c, 0);
-	server_stats.closed[reason]++;
+	server_stats->closed[reason]++;
 	if (c->flags & CONN_PAUSED)
-		server_stats.paused--;
+		server_stats->paused--;
 
 	source_release((struct sockaddr *)&c->peer);
 	bufferevent_free(c->bev);
 	memset(c, 0, sizeof *c);
 	conn_open--;
 	conn_mem_set_limit();
-	server_stats.open = conn_open;
+	server_stats->open = conn_open;
 	server_conn_closed();
 }
 
@@ -489,8 +491,8 @@ static void
 conn_pause(struct conn *c)
 {
 	c->flags |= CONN_PAUSED;
-	server_stats.paused++;
-	server_stats.paused_total++;
+	server_stats->paused++;
+	server_stats->paused_total++;
 }
 
 /* Reading from c may go on, or has ended for another reason. */
@@ -499,7 +501,7 @@ conn_unpause(struct conn *c)
 {
 	if (c->flags & CONN_PAUSED) {
 		c->flags &= ~CONN_PAUSED;
-		server_stats.paused--;
+		server_stats->paused--;
 	}
 }
 
@@ -646,11 +648,13 @@ conn_sent(struct conn *c, struct evbuffer *in, size_t in_len,
 		}
 		n = 0;
 	}
-	server_stats.bytes_out += total;	/* the rest is queued below */
+	server_stats->bytes_out += (size_t)n;	/* the rest is queued below */
 	c->held = 0;
 	if ((size_t)n == total)
 		return (0);
 	out = bufferevent_get_output(c->bev);
+	/* Only ever called with the output empty: see conn_echo(). */
+	evbuffer_add_cb(out, conn_out_cb, NULL);
 	evbuffer_add_buffer(out, in);
 	/*
 	 * The tail's rest is copied in chains of one 16 KiB allocation each,
@@ -861,7 +865,7 @@ conn_read_more_cb(struct conn *c, struct bufferevent *bev, struct evbuffer *in,
 			c->read_more_skip = CONN_READ_MORE_BACKOFF;
 		fresh += more;
 	}
-	server_stats.bytes_in += fresh;
+	server_stats->bytes_in += fresh;
 	if (err != 0) {
 		char	why[128];
 
@@ -902,11 +906,11 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 		conn_read_more_cb(c, bev, in, in_len);
 		return;
 	}
-	server_stats.bytes_in += in_len;
+	server_stats->bytes_in += in_len;
 	/* Mostly one chain: pullup returns its start and copies nothing. */
 	n = write(conn_fd(c), evbuffer_pullup(in, -1), in_len);
 	if ((size_t)n == in_len) {
-		server_stats.bytes_out += in_len;
+		server_stats->bytes_out += in_len;
 		if (in_len <= CONN_KEEP_MAX && conn_keep(c))
 			c->echoed = (uint16_t)in_len;
 		else
@@ -923,11 +927,26 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 	}
 }
 
+/*
+ * Bytes of a queued echo left for the kernel: only now are they sent, so
+ * that the sent counter never has to take back what a close discards.
+ * Installed while a queue lasts, not per message.
+ */
+static void
+conn_out_cb(struct evbuffer *out, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	server_stats->bytes_out += info->n_deleted;
+}
+
 /* The output queue drained: send what waited in the input, maybe resume. */
 static void
 conn_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct evbuffer	*in = bufferevent_get_input(bev);
+
+	/* Before anything is queued again, which installs it anew. */
+	evbuffer_remove_cb(bufferevent_get_output(bev), conn_out_cb, NULL);
 
 	conn_settle(arg, in);
 	conn_after_io(arg, in, evbuffer_get_length(in));
@@ -941,10 +960,10 @@ conn_linger_read_cb(struct bufferevent *bev, void *arg)
 	struct evbuffer	*in = bufferevent_get_input(bev);
 	size_t		 n = evbuffer_get_length(in);
 
-	server_stats.bytes_in += n;
-	server_stats.bytes_dropped += n;
+	server_stats->bytes_in += n;
+	server_stats->bytes_dropped += n;
 	if (c->flags & CONN_DRAINING)
-		server_stats.bytes_lost_stopping += n;
+		server_stats->bytes_lost_stopping += n;
 	evbuffer_drain(in, n);
 }
 
@@ -1053,7 +1072,7 @@ conn_greet(struct conn *c)
 		    server_config.greeting + n, len - (size_t)n);
 		c->flags |= CONN_QUEUED;
 	}
-	server_stats.greetings++;
+	server_stats->greetings++;
 }
 
 /* Take over an accepted socket. */
@@ -1076,7 +1095,7 @@ conn_accept(int fd, const struct sockaddr *sa, socklen_t len)
 		log_warnx("accept: descriptor %d beyond the %zu the server "
 		    "started with", fd, conn_table_len);
 		close(fd);
-		server_stats.rejected[REJECT_ERROR]++;
+		server_stats->rejected[REJECT_ERROR]++;
 		return;
 	}
 	c = &conn_table[fd];
@@ -1084,7 +1103,7 @@ conn_accept(int fd, const struct sockaddr *sa, socklen_t len)
 	if (c->bev == NULL) {
 		log_warnx("accept: cannot create a bufferevent");
 		close(fd);
-		server_stats.rejected[REJECT_ERROR]++;
+		server_stats->rejected[REJECT_ERROR]++;
 		return;
 	}
 	if ((size_t)fd >= conn_table_hi)
@@ -1106,10 +1125,10 @@ conn_accept(int fd, const struct sockaddr *sa, socklen_t len)
 
 	conn_open++;
 	conn_mem_set_limit();
-	server_stats.accepted++;
-	server_stats.open = conn_open;
-	if (conn_open > server_stats.peak)
-		server_stats.peak = conn_open;
+	server_stats->accepted++;
+	server_stats->open = conn_open;
+	if (conn_open > server_stats->peak)
+		server_stats->peak = conn_open;
 	if (log_debug_enabled()) {
 		log_debug("conn %llu %s accepted", (unsigned long long)c->id,
 		    addr_format(sa, peer, sizeof peer));
@@ -1150,11 +1169,11 @@ conn_close_all(const char *why, uint64_t *lost)
 	for (c = conn_table; c < conn_table + conn_table_hi; c++) {
 		if (c->bev == NULL)
 			continue;
-		before = server_stats.bytes_dropped;
+		before = server_stats->bytes_dropped;
 		conn_close_counted(c, why, CLOSE_DRAIN_CUTOFF, 1);
-		if (server_stats.bytes_dropped != before) {
+		if (server_stats->bytes_dropped != before) {
 			cut++;
-			*lost += server_stats.bytes_dropped - before;
+			*lost += server_stats->bytes_dropped - before;
 		}
 	}
 	return (cut);

@@ -83,7 +83,7 @@ listener_take(int fd, struct sockaddr *sa, socklen_t len)
 		return;
 	}
 	close(fd);
-	server_stats.rejected[REJECT_MAX_CONNS]++;
+	server_stats->rejected[REJECT_MAX_CONNS]++;
 	if (log_debug_enabled())
 		log_debug("refused %s: %zu connections open, --max-conns %llu",
 		    addr_format(sa, name, sizeof name), conn_count(),
@@ -144,12 +144,12 @@ listener_error_cb(struct evconnlistener *evl, void *arg)
 	struct timeval	tv = { 0, LISTENER_BACKOFF_MS * 1000 };
 	size_t		i;
 
-	server_stats.accept_errors++;
+	server_stats->accept_errors++;
 	listener_last_error = EVUTIL_SOCKET_ERROR();
 	log_limit_hit(&listener_error_log);
 	if (evtimer_pending(listener_resume_ev, NULL))
 		return;	/* another listener's report in the same loop round */
-	server_stats.accept_pauses++;
+	server_stats->accept_pauses++;
 	for (i = 0; i < nlisteners; i++)
 		evconnlistener_disable(listeners[i].evl);
 	evtimer_add(listener_resume_ev, &tv);

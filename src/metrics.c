@@ -2,13 +2,14 @@
  * metrics.c: --metrics ADDR, an HTTP server on the echo loop (libevent's
  * evhttp): GET /metrics in Prometheus's text format, GET /stats.json for
  * the status page, and GET / the page itself (src/status.html, compiled
- * in).  It reads server_stats, the counters the echo path keeps as plain
+ * in).  It reads the counters the echo path keeps as plain
  * integers anyway, so serving them costs the echo path nothing.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +54,9 @@ static size_t			 metrics_naddrs;
 static struct event		*metrics_tick_ev;
 static uint64_t			 metrics_start_us;	/* monotonic */
 static double			 metrics_start_wall;
+static const struct server_stats *metrics_slots;	/* one per worker */
+static size_t			 metrics_nslots;
+static uint64_t			 metrics_peak;	/* of the sums */
 
 /* A ring of METRICS_HISTORY + 1 samples: n intervals need n + 1 ends. */
 static struct metrics_sample	 metrics_ring[METRICS_HISTORY + 1];
@@ -67,6 +71,22 @@ metrics_wall_now(void)
 
 	gettimeofday(&tv, NULL);
 	return ((double)tv.tv_sec + (double)tv.tv_usec / 1e6);
+}
+
+/*
+ * Every slot's counters added up.  The peak is also the largest sum seen
+ * here: with workers, their peaks came at different times.
+ */
+static void
+metrics_total(struct server_stats *total)
+{
+	stats_sum(total, metrics_slots, metrics_nslots);
+	if (total->open > metrics_peak)
+		metrics_peak = total->open;
+	if (metrics_peak > total->peak)
+		total->peak = metrics_peak;
+	else
+		metrics_peak = total->peak;
 }
 
 /* Seconds since the server started. */
@@ -93,107 +113,152 @@ metrics_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct metrics_sample	*s = &metrics_ring[metrics_ring_next];
 
+	struct server_stats	 total;
+
+	metrics_total(&total);
 	s->t = metrics_wall_now();
-	s->open = server_stats.open;
-	s->received = server_stats.bytes_in;
-	s->sent = server_stats.bytes_out;
-	s->accepted = server_stats.accepted;
+	s->open = total.open;
+	s->received = total.bytes_in;
+	s->sent = total.bytes_out;
+	s->accepted = total.accepted;
 	metrics_ring_next = (metrics_ring_next + 1) % (METRICS_HISTORY + 1);
 	if (metrics_ring_len < METRICS_HISTORY + 1)
 		metrics_ring_len++;
 }
 
-/* One series' HELP and TYPE lines. */
-static void
-metrics_head(struct evbuffer *b, const char *name, const char *type,
-    const char *help)
+/* One counter or gauge of struct server_stats, or an array of them. */
+struct metrics_series {
+	const char		 *name;
+	const char		 *type;
+	const char		 *help;
+	size_t			  offset;	/* of the first uint64_t */
+	const char *const	 *reasons;	/* NULL: one value */
+	size_t			  nreasons;
+};
+
+#define METRICS_AT(field)	offsetof(struct server_stats, field)
+
+static const struct metrics_series metrics_series[] = {
+	{ "evecho_connections_open", "gauge", "Connections open now.",
+	  METRICS_AT(open), NULL, 0 },
+	{ "evecho_connections_peak", "gauge",
+	  "Most connections open at once since start.", METRICS_AT(peak),
+	  NULL, 0 },
+	{ "evecho_connections_max", "gauge",
+	  "Connections the server accepts at once (--max-conns).",
+	  METRICS_AT(max_conns), NULL, 0 },
+	{ "evecho_connections_accepted_total", "counter",
+	  "Connections accepted and served.", METRICS_AT(accepted), NULL, 0 },
+	{ "evecho_connections_rejected_total", "counter",
+	  "Connections closed at accept, by reason.", METRICS_AT(rejected),
+	  stats_reject_names, REJECT_REASONS },
+	{ "evecho_connections_closed_total", "counter",
+	  "Accepted connections that ended, by reason.", METRICS_AT(closed),
+	  stats_close_names, CLOSE_REASONS },
+	{ "evecho_received_bytes_total", "counter", "Bytes read from clients.",
+	  METRICS_AT(bytes_in), NULL, 0 },
+	{ "evecho_sent_bytes_total", "counter", "Bytes echoed to clients.",
+	  METRICS_AT(bytes_out), NULL, 0 },
+	{ "evecho_dropped_bytes_total", "counter",
+	  "Bytes received and never echoed (connection closed first).",
+	  METRICS_AT(bytes_dropped), NULL, 0 },
+	{ "evecho_greetings_total", "counter", "--greeting lines sent.",
+	  METRICS_AT(greetings), NULL, 0 },
+	{ "evecho_connections_paused", "gauge",
+	  "Connections not read now: --max-pending or --max-memory holds.",
+	  METRICS_AT(paused), NULL, 0 },
+	{ "evecho_connection_pauses_total", "counter",
+	  "Times reading from a connection paused for a memory bound.",
+	  METRICS_AT(paused_total), NULL, 0 },
+	{ "evecho_memory_held_bytes", "gauge",
+	  "Bytes held for connections, as --max-memory counts them.",
+	  METRICS_AT(mem_held), NULL, 0 },
+	{ "evecho_memory_limit_bytes", "gauge", "The --max-memory bound.",
+	  METRICS_AT(max_memory), NULL, 0 },
+	{ "evecho_memory_full_total", "counter",
+	  "Times --max-memory was reached.", METRICS_AT(mem_full_events),
+	  NULL, 0 },
+	{ "evecho_accept_errors_total", "counter",
+	  "accept() failures (out of descriptors, mostly).",
+	  METRICS_AT(accept_errors), NULL, 0 },
+	{ "evecho_accept_pauses_total", "counter",
+	  "Times accepting paused after an accept error.",
+	  METRICS_AT(accept_pauses), NULL, 0 },
+	{ "evecho_worker_starts_total", "counter",
+	  "Processes started to serve (1, and one more each restart).",
+	  METRICS_AT(starts), NULL, 0 },
+};
+
+/* The value at offset in s, plus i counters. */
+static uint64_t
+metrics_value(const struct server_stats *s, size_t offset, size_t i)
 {
-	evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help,
-	    name, type);
+	const uint64_t	*v = (const uint64_t *)(const void *)
+	    ((const char *)s + offset);
+
+	return (v[i]);
 }
 
-/* A series with no labels. */
+/*
+ * One sample of a series: its reason label if it has one, its worker
+ * label (1-based) if worker is not 0.
+ */
 static void
-metrics_one(struct evbuffer *b, const char *name, const char *type,
-    const char *help, uint64_t v)
+metrics_sample(struct evbuffer *b, const struct metrics_series *m,
+    const struct server_stats *s, size_t i, size_t worker)
 {
-	metrics_head(b, name, type, help);
-	evbuffer_add_printf(b, "%s %llu\n", name, (unsigned long long)v);
+	char	labels[96] = "", w[40] = "";
+
+	if (worker != 0)
+		snprintf(w, sizeof w, "worker=\"%zu\"", worker);
+	if (m->reasons != NULL)
+		snprintf(labels, sizeof labels, "{reason=\"%s\"%s%s}",
+		    m->reasons[i], worker != 0 ? "," : "", w);
+	else if (worker != 0)
+		snprintf(labels, sizeof labels, "{%s}", w);
+	evbuffer_add_printf(b, "%s%s %llu\n", m->name, labels,
+	    (unsigned long long)metrics_value(s, m->offset, i));
 }
 
-/* A series with a reason label, one sample per reason. */
-static void
-metrics_reasons(struct evbuffer *b, const char *name, const char *help,
-    const char *const *names, const uint64_t *v, size_t n)
-{
-	size_t	i;
-
-	metrics_head(b, name, "counter", help);
-	for (i = 0; i < n; i++)
-		evbuffer_add_printf(b, "%s{reason=\"%s\"} %llu\n", name,
-		    names[i], (unsigned long long)v[i]);
-}
-
-/* GET /metrics: every counter, in Prometheus's text format 0.0.4. */
+/*
+ * GET /metrics: every counter, in Prometheus's text format 0.0.4.  With
+ * workers, each series has its total without a worker label -- so that
+ * what watches one process watches several unchanged -- and then each
+ * worker's value with one.
+ */
 static void
 metrics_prometheus(struct evbuffer *b)
 {
-	const struct server_stats	*s = &server_stats;
+	const struct metrics_series	*m;
+	struct server_stats		 total;
+	size_t				 i, k, n;
 
-	metrics_one(b, "evecho_connections_open", "gauge",
-	    "Connections open now.", s->open);
-	metrics_one(b, "evecho_connections_peak", "gauge",
-	    "Most connections open at once since start.", s->peak);
-	metrics_one(b, "evecho_connections_max", "gauge",
-	    "Connections the server accepts at once (--max-conns).",
-	    server_config.max_conns);
-	metrics_one(b, "evecho_connections_accepted_total", "counter",
-	    "Connections accepted and served.", s->accepted);
-	metrics_reasons(b, "evecho_connections_rejected_total",
-	    "Connections closed at accept, by reason.", stats_reject_names,
-	    s->rejected, REJECT_REASONS);
-	metrics_reasons(b, "evecho_connections_closed_total",
-	    "Accepted connections that ended, by reason.", stats_close_names,
-	    s->closed, CLOSE_REASONS);
-	metrics_one(b, "evecho_received_bytes_total", "counter",
-	    "Bytes read from clients.", s->bytes_in);
-	metrics_one(b, "evecho_sent_bytes_total", "counter",
-	    "Bytes echoed to clients.", s->bytes_out);
-	metrics_one(b, "evecho_dropped_bytes_total", "counter",
-	    "Bytes received and never echoed (connection closed first).",
-	    s->bytes_dropped);
-	metrics_one(b, "evecho_greetings_total", "counter",
-	    "--greeting lines sent.", s->greetings);
-	metrics_one(b, "evecho_connections_paused", "gauge",
-	    "Connections not read now: --max-pending or --max-memory holds.",
-	    s->paused);
-	metrics_one(b, "evecho_connection_pauses_total", "counter",
-	    "Times reading from a connection paused for a memory bound.",
-	    s->paused_total);
-	metrics_one(b, "evecho_memory_held_bytes", "gauge",
-	    "Bytes held for connections, as --max-memory counts them.",
-	    conn_memory());
-	metrics_one(b, "evecho_memory_limit_bytes", "gauge",
-	    "The --max-memory bound.", server_config.max_memory);
-	metrics_one(b, "evecho_memory_full_total", "counter",
-	    "Times --max-memory was reached.", s->mem_full_events);
-	metrics_one(b, "evecho_accept_errors_total", "counter",
-	    "accept() failures (out of descriptors, mostly).",
-	    s->accept_errors);
-	metrics_one(b, "evecho_accept_pauses_total", "counter",
-	    "Times accepting paused after an accept error.", s->accept_pauses);
-	metrics_head(b, "evecho_uptime_seconds", "gauge",
-	    "Seconds since the server started.");
-	evbuffer_add_printf(b, "evecho_uptime_seconds %.3f\n",
-	    metrics_uptime());
-	metrics_head(b, "evecho_start_time_seconds", "gauge",
-	    "When the server started, in seconds since the epoch.");
-	evbuffer_add_printf(b, "evecho_start_time_seconds %.3f\n",
-	    metrics_start_wall);
-	metrics_head(b, "evecho_build_info", "gauge",
-	    "The server's version; always 1.");
-	evbuffer_add_printf(b, "evecho_build_info{version=\"%s\"} 1\n",
-	    PACKAGE_VERSION);
+	metrics_total(&total);
+	for (m = metrics_series; m < metrics_series + sizeof metrics_series /
+	    sizeof metrics_series[0]; m++) {
+		evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s %s\n",
+		    m->name, m->help, m->name, m->type);
+		n = m->reasons != NULL ? m->nreasons : 1;
+		for (i = 0; i < n; i++)
+			metrics_sample(b, m, &total, i, 0);
+		if (metrics_nslots < 2)
+			continue;
+		for (k = 0; k < metrics_nslots; k++) {
+			for (i = 0; i < n; i++)
+				metrics_sample(b, m, &metrics_slots[k], i,
+				    k + 1);
+		}
+	}
+	evbuffer_add_printf(b, "# HELP evecho_uptime_seconds Seconds since the "
+	    "server started.\n# TYPE evecho_uptime_seconds gauge\n"
+	    "evecho_uptime_seconds %.3f\n", metrics_uptime());
+	evbuffer_add_printf(b, "# HELP evecho_start_time_seconds When the "
+	    "server started, in seconds since the epoch.\n"
+	    "# TYPE evecho_start_time_seconds gauge\n"
+	    "evecho_start_time_seconds %.3f\n", metrics_start_wall);
+	evbuffer_add_printf(b, "# HELP evecho_build_info The server's "
+	    "version; always 1.\n# TYPE evecho_build_info gauge\n"
+	    "evecho_build_info{version=\"%s\"} 1\n", PACKAGE_VERSION);
 }
 
 /* A JSON object of reason counters. */
@@ -258,9 +323,12 @@ metrics_json_history(struct evbuffer *b)
 static void
 metrics_json(struct evbuffer *b)
 {
-	const struct server_stats	*s = &server_stats;
+	struct server_stats		 total, *s = &total;
+	const struct server_stats	*w;
 	char				 host[256], name[ADDR_STRLEN];
 	size_t				 i;
+
+	metrics_total(&total);
 
 	if (gethostname(host, sizeof host) != 0)
 		snprintf(host, sizeof host, "unknown");
@@ -281,21 +349,34 @@ metrics_json(struct evbuffer *b)
 	    "\"peak\": %llu, \"accepted\": %llu, \"max\": %llu,\n "
 	    "\"rejected\": ", (unsigned long long)s->open,
 	    (unsigned long long)s->peak, (unsigned long long)s->accepted,
-	    (unsigned long long)server_config.max_conns);
+	    (unsigned long long)s->max_conns);
 	metrics_json_reasons(b, stats_reject_names, s->rejected,
 	    REJECT_REASONS);
 	evbuffer_add_printf(b, ",\n \"closed\": ");
 	metrics_json_reasons(b, stats_close_names, s->closed, CLOSE_REASONS);
 	evbuffer_add_printf(b, ",\n \"paused\": %llu, \"pauses\": %llu},\n"
 	    "\"bytes\": {\"received\": %llu, \"sent\": %llu, \"dropped\": "
-	    "%llu, \"held\": %zu, \"max_memory\": %llu},\n\"accept\": "
-	    "{\"errors\": %llu, \"pauses\": %llu},\n",
+	    "%llu, \"held\": %llu, \"max_memory\": %llu},\n\"accept\": "
+	    "{\"errors\": %llu, \"pauses\": %llu},\n\"workers\": [",
 	    (unsigned long long)s->paused, (unsigned long long)s->paused_total,
 	    (unsigned long long)s->bytes_in, (unsigned long long)s->bytes_out,
-	    (unsigned long long)s->bytes_dropped, conn_memory(),
-	    (unsigned long long)server_config.max_memory,
+	    (unsigned long long)s->bytes_dropped,
+	    (unsigned long long)s->mem_held,
+	    (unsigned long long)s->max_memory,
 	    (unsigned long long)s->accept_errors,
 	    (unsigned long long)s->accept_pauses);
+	for (i = 0; i < metrics_nslots; i++) {
+		w = &metrics_slots[i];
+		evbuffer_add_printf(b, "%s\n {\"worker\": %zu, \"pid\": %llu, "
+		    "\"starts\": %llu, \"open\": %llu, \"accepted\": %llu, "
+		    "\"received\": %llu, \"sent\": %llu}", i ? "," : "", i + 1,
+		    (unsigned long long)w->pid, (unsigned long long)w->starts,
+		    (unsigned long long)w->open,
+		    (unsigned long long)w->accepted,
+		    (unsigned long long)w->bytes_in,
+		    (unsigned long long)w->bytes_out);
+	}
+	evbuffer_add_printf(b, "],\n");
 	metrics_json_history(b);
 	evbuffer_add_printf(b, "}\n");
 }
@@ -370,11 +451,14 @@ metrics_add(int fd, const char *name, void *arg, char **cause)
  * listener_bind() does.
  */
 int
-metrics_start(const char *spec, char **cause)
+metrics_start(const char *spec, const struct server_stats *slots, size_t n,
+    char **cause)
 {
 	struct timeval	tv = { 1, 0 };
 	int		rc;
 
+	metrics_slots = slots;
+	metrics_nslots = n;
 	metrics_start_us = clock_now_us();
 	metrics_start_wall = metrics_wall_now();
 	if ((metrics_http = evhttp_new(server_base)) == NULL) {

@@ -109,7 +109,7 @@ sd_wanted(void)
 static void
 sd_status_cb(evutil_socket_t fd, short what, void *arg)
 {
-	const struct server_stats	*s = &server_stats;
+	const struct server_stats	*s = server_stats;
 
 	sd_send("STATUS=%s%llu connections open (%llu peak), %llu accepted; "
 	    "%llu bytes echoed", server_is_draining() ? "draining: " : "",
@@ -144,7 +144,7 @@ systemd_notify_stopping(void)
 	if (!sd_wanted())
 		return;
 	sd_send("STOPPING=1\nSTATUS=draining %llu connections",
-	    (unsigned long long)server_stats.open);
+	    (unsigned long long)server_stats->open);
 }
 
 /* At exit: the status timer goes. */

@@ -41,7 +41,9 @@
 
 struct event_base	*server_base;
 struct server_config	 server_config;
-struct server_stats	 server_stats;
+static struct server_stats	 server_stats_own;
+/* This process's counters: its own, or its slot of the shared mapping. */
+struct server_stats	*server_stats = &server_stats_own;
 
 static const char	*server_progname = "evecho-server";
 static int		 server_draining;
@@ -467,7 +469,7 @@ server_become_service(void)
 static void
 server_stats_cb(evutil_socket_t sig, short what, void *arg)
 {
-	stats_log("stats");
+	stats_log("stats", server_stats, conn_mem_full_us());
 }
 
 int
@@ -513,7 +515,8 @@ main(int argc, char **argv)
 		fatalx("cannot set up the idle timeout");
 	server_listen();
 	if (server_config.metrics != NULL) {
-		switch (metrics_start(server_config.metrics, &cause)) {
+		switch (metrics_start(server_config.metrics, server_stats, 1,
+		    &cause)) {
 		case 0:
 			break;
 		case LISTENER_BAD_ADDRESS:
@@ -524,6 +527,10 @@ main(int argc, char **argv)
 		}
 	}
 	server_set_max_conns();
+	server_stats->max_conns = server_config.max_conns;
+	server_stats->max_memory = server_config.max_memory;
+	server_stats->pid = (uint64_t)getpid();
+	server_stats->starts++;
 	if (source_setup(server_config.max_conns_per_source,
 	    server_config.max_conns, &cause) != 0)
 		fatalx("%s", cause);
@@ -556,11 +563,11 @@ main(int argc, char **argv)
 
 	if (conn_count() != 0)
 		server_cut_off("exit");
-	if (server_exit_status == 0 && server_stats.bytes_lost_stopping != 0) {
+	if (server_exit_status == 0 && server_stats->bytes_lost_stopping != 0) {
 		/* Sent by clients after our FIN: they missed it by a moment. */
 		log_errorx("%llu bytes that arrived after the server had closed "
 		    "its side were not echoed",
-		    (unsigned long long)server_stats.bytes_lost_stopping);
+		    (unsigned long long)server_stats->bytes_lost_stopping);
 		server_exit_status = 1;
 	}
 	/* Warnings still counted go out before the summary. */
@@ -569,7 +576,7 @@ main(int argc, char **argv)
 	source_free();
 	systemd_cleanup();
 	metrics_stop();
-	stats_log("exit");
+	stats_log("exit", server_stats, conn_mem_full_us());
 	service_pidfile_remove();
 	for (i = 0; i < 4; i++)
 		event_free(sigs[i]);

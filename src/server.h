@@ -75,12 +75,18 @@ struct server_stats {
 	uint64_t	bytes_lost_stopping; /* of those: closed by our shutdown */
 	uint64_t	mem_full_events; /* times --max-memory was reached */
 	uint64_t	mem_full_us;	/* time spent there, until the last exit */
+	uint64_t	mem_held;	/* bytes held now, as --max-memory counts */
+	/* Set once at start, for sums and the status page. */
+	uint64_t	max_conns;
+	uint64_t	max_memory;
+	uint64_t	pid;
+	uint64_t	starts;		/* processes that served this slot */
 };
 
 /* server.c */
 extern struct event_base	*server_base;
 extern struct server_config	 server_config;
-extern struct server_stats	 server_stats;
+extern struct server_stats	*server_stats;
 void	server_conn_closed(void);
 int	server_is_draining(void);
 
@@ -133,13 +139,17 @@ uint64_t source_open(const struct sockaddr *sa);
 size_t	source_count(void);
 
 /* metrics.c */
-int	metrics_start(const char *spec, char **cause);
+int	metrics_start(const char *spec, const struct server_stats *slots,
+	    size_t n, char **cause);
 void	metrics_print_ready(void);
 void	metrics_stop(void);
 
 /* stats.c */
 extern const char *const stats_reject_names[REJECT_REASONS];
 extern const char *const stats_close_names[CLOSE_REASONS];
-void	stats_log(const char *label);
+void	stats_sum(struct server_stats *sum, const struct server_stats *slots,
+	    size_t n);
+void	stats_log(const char *label, const struct server_stats *s,
+	    uint64_t mem_full_us);
 
 #endif

@@ -180,7 +180,7 @@ source_report_full(uint64_t n, void *arg)
 static void
 source_refuse(const struct sockaddr *sa)
 {
-	server_stats.rejected[REJECT_PER_SOURCE]++;
+	server_stats->rejected[REJECT_PER_SOURCE]++;
 	addr_format(sa, source_last_name, sizeof source_last_name);
 	log_limit_hit(&source_refused_log);
 }

@@ -2,6 +2,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "log.h"
 #include "server.h"
@@ -14,30 +15,62 @@ const char *const stats_close_names[CLOSE_REASONS] = {
 	"client", "idle_timeout", "reset", "error", "drained", "drain_cutoff"
 };
 
-/* Log every counter on one line, prefixed by label. */
+/* stats_sum() adds the struct up as an array of counters. */
+_Static_assert(sizeof (struct server_stats) % sizeof (uint64_t) == 0,
+    "struct server_stats holds uint64_t alone");
+
+/*
+ * Add up n slots of counters into *sum.  Every field adds up but two: the
+ * peak is the largest worker's (the supervisor raises it to the largest
+ * sum it has seen), and the PID is 0.
+ */
 void
-stats_log(const char *label)
+stats_sum(struct server_stats *sum, const struct server_stats *slots,
+    size_t n)
 {
-	const struct server_stats	*s = &server_stats;
-	char				 greeted[48] = "";
-	uint64_t			 rejected;
+	const uint64_t	*from;
+	uint64_t	*to = (uint64_t *)sum;
+	uint64_t	 peak = 0;
+	size_t		 i, k;
+
+	memset(sum, 0, sizeof *sum);
+	for (i = 0; i < n; i++) {
+		from = (const uint64_t *)&slots[i];
+		for (k = 0; k < sizeof *sum / sizeof (uint64_t); k++)
+			to[k] += from[k];
+		if (slots[i].peak > peak)
+			peak = slots[i].peak;
+	}
+	sum->peak = peak;
+	sum->pid = 0;
+}
+
+/*
+ * Log every counter of s on one line, prefixed by label; mem_full_us is
+ * the time at --max-memory, the current stretch included.
+ */
+void
+stats_log(const char *label, const struct server_stats *s,
+    uint64_t mem_full_us)
+{
+	char		greeted[48] = "";
+	uint64_t	rejected;
 
 	rejected = s->rejected[REJECT_MAX_CONNS] +
 	    s->rejected[REJECT_DRAINING] + s->rejected[REJECT_ERROR];
-
 	if (server_config.greeting_len != 0)
 		snprintf(greeted, sizeof greeted, ", %llu greeted",
 		    (unsigned long long)s->greetings);
 	log_info("%s: connections %llu open, %llu peak, %llu accepted, "
 	    "%llu rejected, %llu refused per source, %llu accept errors%s; "
-	    "bytes %llu in, %llu out, %llu dropped; memory %zu held, at "
+	    "bytes %llu in, %llu out, %llu dropped; memory %llu held, at "
 	    "--max-memory %llu times for %.3f s", label,
 	    (unsigned long long)s->open, (unsigned long long)s->peak,
 	    (unsigned long long)s->accepted, (unsigned long long)rejected,
 	    (unsigned long long)s->rejected[REJECT_PER_SOURCE],
 	    (unsigned long long)s->accept_errors, greeted,
 	    (unsigned long long)s->bytes_in, (unsigned long long)s->bytes_out,
-	    (unsigned long long)s->bytes_dropped, conn_memory(),
-	    (unsigned long long)s->mem_full_events,
-	    (double)conn_mem_full_us() / 1e6);
+	    (unsigned long long)s->bytes_dropped,
+	    (unsigned long long)s->mem_held,
+	    (unsigned long long)s->mem_full_events, (double)mem_full_us / 1e6);
 }

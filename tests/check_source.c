@@ -21,7 +21,8 @@
 #include "server.h"
 
 /* source.c counts refusals here; its warnings' timers use this base. */
-struct server_stats	 server_stats;
+static struct server_stats	 stats_own;
+struct server_stats	*server_stats = &stats_own;
 struct event_base	*server_base;
 
 /* An IPv4 or IPv6 socket address for a numeric host and port. */
@@ -51,7 +52,7 @@ setup(uint64_t cap, uint64_t max_conns)
 {
 	char	*cause = NULL;
 
-	memset(&server_stats, 0, sizeof server_stats);
+	memset(server_stats, 0, sizeof *server_stats);
 	ck_assert_int_eq(source_setup(cap, max_conns, &cause), 0);
 }
 
@@ -79,7 +80,7 @@ START_TEST(test_cap_per_address)
 		ck_assert_int_eq(source_admit(addr("10.0.0.1", 1000 + i)), 0);
 	ck_assert_int_eq(source_admit(addr("10.0.0.1", 2000)), -1);
 	ck_assert_int_eq(source_admit(addr("10.0.0.1", 2001)), -1);
-	ck_assert_uint_eq(server_stats.rejected[REJECT_PER_SOURCE], 2);
+	ck_assert_uint_eq(server_stats->rejected[REJECT_PER_SOURCE], 2);
 	ck_assert_uint_eq(source_open(addr("10.0.0.1", 0)), 3);
 	/* Another address is not affected. */
 	ck_assert_int_eq(source_admit(addr("10.0.0.2", 1000)), 0);

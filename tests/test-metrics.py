@@ -270,6 +270,37 @@ def scenario_counters():
     check("paused is 0 again",
           srv.wait_metric("evecho_connections_paused", lambda v: v == 0) == 0)
 
+    # A reset with an echo queued: what was never sent is dropped, and the
+    # sent counter, counted as bytes leave, never goes back.
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", srv.port))
+    s.setblocking(False)
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        try:
+            s.send(b"q" * 65536)
+        except BlockingIOError:
+            if srv.metrics()["evecho_connections_paused"] == 1:
+                break
+            time.sleep(0.02)
+    before = srv.metrics()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+    srv.wait_metric('evecho_connections_closed_total{reason="reset"}',
+                    lambda v: v == 2)
+    after = srv.metrics()
+    check("a reset with an echo queued: sent never goes down",
+          after["evecho_sent_bytes_total"] >=
+          before["evecho_sent_bytes_total"],
+          "%d then %d" % (before["evecho_sent_bytes_total"],
+                          after["evecho_sent_bytes_total"]))
+    check("and received = sent + dropped",
+          after["evecho_received_bytes_total"] ==
+          after["evecho_sent_bytes_total"] +
+          after["evecho_dropped_bytes_total"],
+          repr({k: after[k] for k in after if "bytes_total" in k}))
+
     status, _, body = srv.get("/metrics")
     ok, out = promtool(body)
     check("promtool accepts the metrics after all that", ok, out)
