@@ -26,20 +26,32 @@
 #include "parse.h"
 #include "server.h"
 
-#define LISTENER_MAX		64
+#define LISTENER_MAX		SUPERVISOR_MAX_LISTEN
 #define LISTENER_BACKOFF_MS	250
 
 struct listener {
-	struct evconnlistener	*evl;
+	struct evconnlistener	*evl;	/* NULL: held for workers */
 	struct sockaddr_storage	 addr;	/* as bound, with the real port */
+	int			 shared; /* systemd's: one for all workers */
 };
 
 static struct listener	 listeners[LISTENER_MAX];
 static size_t		 nlisteners;
+
+/*
+ * With --workers, the supervisor holds a socket per address for each
+ * worker (SO_REUSEPORT), held[slot * LISTENER_MAX + i], accepting on none:
+ * a worker that dies is replaced on the same sockets, so that what waits
+ * in their backlogs is not lost.
+ */
+static size_t		 listener_nslots;
+static int		*listener_held;
+static int		 listener_backlog;
 static struct event	*listener_resume_ev;
 static int		 listener_last_error;
 
 static void	listener_report_errors(uint64_t, void *);
+static int	listener_socket(struct sockaddr *, socklen_t, int, int, char **);
 static void	listener_report_refused(uint64_t, void *);
 
 static struct log_limit	 listener_error_log =
@@ -113,6 +125,8 @@ listener_accept_backlog(void)
 	int			fd;
 
 	for (i = 0; i < nlisteners; i++) {
+		if (listeners[i].evl == NULL)
+			continue;
 		for (;;) {
 			len = sizeof ss;
 			fd = accept4(evconnlistener_get_fd(listeners[i].evl),
@@ -178,6 +192,46 @@ listener_bound(const struct sockaddr *sa, socklen_t len)
 	return (0);
 }
 
+/* The accept back-off's timer, once. */
+static int
+listener_setup(char **cause)
+{
+	if (listener_resume_ev != NULL)
+		return (0);
+	listener_resume_ev = evtimer_new(server_base, listener_resume_cb, NULL);
+	if (listener_resume_ev == NULL) {
+		cause_set(cause, "cannot create a timer");
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * For the supervisor: fd is the first worker's socket for l; bind the
+ * others to the same address and port (the kernel's choice, with port 0).
+ */
+static int
+listener_hold(struct listener *l, int fd, socklen_t len, char **cause)
+{
+	size_t	slot, i = (size_t)(l - listeners);
+	int	other;
+
+	listener_held[i] = fd;
+	for (slot = 1; slot < listener_nslots; slot++) {
+		other = l->shared ? fd : listener_socket((struct sockaddr *)
+		    &l->addr, len, listener_backlog, 1, cause);
+		if (other == -1) {
+			while (--slot > 0)
+				close(listener_held[slot * LISTENER_MAX + i]);
+			close(fd);
+			return (-1);
+		}
+		listener_held[slot * LISTENER_MAX + i] = other;
+	}
+	nlisteners++;
+	return (0);
+}
+
 /*
  * Serve the listening socket fd; -1 with *cause (fd closed) on failure.
  * name is for that message.
@@ -198,6 +252,8 @@ listener_add(int fd, const char *name, char **cause)
 	alen = sizeof l->addr;
 	if (getsockname(fd, (struct sockaddr *)&l->addr, &alen) != 0)
 		goto fail;
+	if (listener_nslots != 0)
+		return (listener_hold(l, fd, alen, cause));
 	/* Backlog 0: the socket is already listening with ours. */
 	l->evl = evconnlistener_new(server_base, listener_accept_cb, NULL,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
@@ -319,10 +375,57 @@ listener_adopt_activated(char **cause)
 			    strerror(errno));
 			return (-1);
 		}
+		/* One socket: with workers, they all accept from it. */
+		listeners[nlisteners].shared = 1;
 		if (listener_add(fd, name, cause) != 0)
 			return (-1);
 	}
 	return (n);
+}
+
+/*
+ * The supervisor's mode: every socket opened from now on is held, one
+ * for each of nslots workers; call before opening any.
+ */
+int
+listener_hold_for(size_t nslots, int backlog, char **cause)
+{
+	listener_held = calloc(nslots * LISTENER_MAX, sizeof (int));
+	if (listener_held == NULL) {
+		cause_set(cause, "out of memory");
+		return (-1);
+	}
+	listener_nslots = nslots;
+	listener_backlog = backlog;
+	return (0);
+}
+
+/* The sockets held for worker slot (0-based), listener_count() of them. */
+const int *
+listener_slot_fds(size_t slot)
+{
+	return (&listener_held[slot * LISTENER_MAX]);
+}
+
+/*
+ * A worker: serve the sockets the supervisor passed, fds[0..n-1].  -1
+ * with *cause on failure.
+ */
+int
+listener_adopt(const int *fds, size_t n, char **cause)
+{
+	char	name[32];
+	size_t	i;
+
+	if (listener_setup(cause) != 0)
+		return (-1);
+	for (i = 0; i < n; i++) {
+		snprintf(name, sizeof name, "descriptor %d", fds[i]);
+		if (evutil_make_socket_closeonexec(fds[i]) != 0 ||
+		    listener_add(fds[i], name, cause) != 0)
+			return (-1);
+	}
+	return (0);
 }
 
 /* listener_bind()'s add(): an echo listener. */
@@ -343,11 +446,8 @@ listener_open_all(const char **specs, size_t n, int backlog, int reuse_port,
 	size_t	i;
 	int	rc;
 
-	listener_resume_ev = evtimer_new(server_base, listener_resume_cb, NULL);
-	if (listener_resume_ev == NULL) {
-		cause_set(cause, "cannot create a timer");
+	if (listener_setup(cause) != 0)
 		return (-1);
-	}
 	for (i = 0; i < n; i++) {
 		rc = listener_bind(specs[i], ADDR_DEFAULT_PORT, backlog,
 		    reuse_port, listener_bound,
@@ -390,11 +490,21 @@ listener_print_ready(void)
 void
 listener_close_all(void)
 {
-	size_t	i;
+	size_t	i, slot;
 
-	for (i = 0; i < nlisteners; i++)
-		evconnlistener_free(listeners[i].evl);
+
+	for (i = 0; i < nlisteners; i++) {
+		if (listeners[i].evl != NULL)
+			evconnlistener_free(listeners[i].evl);
+		for (slot = 0; slot < listener_nslots; slot++) {
+			if (slot == 0 || !listeners[i].shared)
+				close(listener_held[slot * LISTENER_MAX + i]);
+		}
+	}
 	nlisteners = 0;
+	free(listener_held);
+	listener_held = NULL;
+	listener_nslots = 0;
 	log_limit_flush(&listener_error_log);
 	log_limit_flush(&listener_refused_log);
 	if (listener_resume_ev != NULL) {

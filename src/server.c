@@ -51,6 +51,10 @@ static int		 server_exit_status;
 static struct event	*server_drain_ev;
 static uint64_t		 server_nofile;
 static int		 server_max_conns_set;
+/* A worker of a supervisor (--workers): its number and its sockets. */
+static unsigned		 server_worker;
+static int		 server_worker_fds[SUPERVISOR_MAX_LISTEN];
+static size_t		 server_worker_nfds;
 
 static const struct option server_options[] = {
 	{ "listen",		required_argument,	NULL, 'l' },
@@ -68,6 +72,7 @@ static const struct option server_options[] = {
 	{ "syslog",		no_argument,		NULL, 'S' },
 	{ "user",		required_argument,	NULL, 'u' },
 	{ "metrics",		required_argument,	NULL, 'm' },
+	{ "workers",		required_argument,	NULL, 'w' },
 	{ "verbose",		no_argument,		NULL, 'v' },
 	{ "quiet",		no_argument,		NULL, 'q' },
 	{ "help",		no_argument,		NULL, 'h' },
@@ -89,15 +94,20 @@ server_usage(void)
 "      --max-pending=SIZE   bytes held for one connection before reading from\n"
 "                           it pauses; k, m, g suffixes (default 1m, at\n"
 "                           most 1g)\n"
-"      --max-memory=SIZE    bytes held by all connections together; at the\n"
-"                           bound, connections holding data read no more\n"
-"                           (default 512m, or a quarter of physical memory\n"
-"                           if that is less)\n"
-"      --max-conns=N        close new connections beyond N open (default: the\n"
-"                           open-file limit less the descriptors the server\n"
-"                           holds and %d spare)\n"
+"      --max-memory=SIZE    bytes held by all connections together, per\n"
+"                           worker; at the bound, connections holding data\n"
+"                           read no more (default 512m, or a quarter of\n"
+"                           physical memory if that is less)\n"
+"      --max-conns=N        close new connections beyond N open, per worker\n"
+"                           (default: the open-file limit less the\n"
+"                           descriptors the server holds and %d spare)\n"
 "      --max-conns-per-source=N  close new connections from an address\n"
-"                           that has N open (default 0: no cap)\n"
+"                           that has N open, per worker (default 0: no cap)\n"
+"      --workers=N|auto     N worker processes, each with its own sockets\n"
+"                           (SO_REUSEPORT) and event loop, under a\n"
+"                           supervisor that restarts them; auto: one per\n"
+"                           CPU this process may use (default 1: one\n"
+"                           process, no supervisor)\n"
 "      --idle-timeout=SECS  close connections silent both ways for SECS\n"
 "                           (default 0: never)\n"
 "      --drain-timeout=SECS on SIGINT/SIGTERM, wait at most SECS for\n"
@@ -180,6 +190,7 @@ server_parse_args(int argc, char **argv, int *verbosity)
 		server_config.max_memory = (uint64_t)pages * (uint64_t)pagesize / 4;
 	server_config.drain_timeout_us = 10 * 1000000ULL;
 	server_config.backlog = 4096;
+	server_config.workers = 1;
 
 #define BAD(opt) usage_error(server_progname, "--%s: %s", opt, cause)
 	while ((ch = parse_getopt(server_progname, argc, argv, ":l:vqhV",
@@ -252,6 +263,11 @@ server_parse_args(int argc, char **argv, int *verbosity)
 		case 'm':
 			server_config.metrics = optarg;
 			break;
+		case 'w':
+			if (supervisor_parse(optarg, &server_config.workers,
+			    &cause) != 0)
+				BAD("workers");
+			break;
 		case 'u':
 			if (service_user_check(optarg, &cause) != 0)
 				BAD("user");
@@ -296,8 +312,14 @@ server_listen(void)
 	const char		**specs = server_config.listen;
 	size_t			  n = server_config.nlisten;
 	char			 *cause;
-	int			  adopted;
+	int			  adopted, reuse_port = server_config.reuse_port;
 
+	if (server_config.workers > 1) {
+		if (listener_hold_for(server_config.workers,
+		    server_config.backlog, &cause) != 0)
+			fatalx("%s", cause);
+		reuse_port = 1;
+	}
 	if ((adopted = listener_adopt_activated(&cause)) < 0) {
 		log_errorx("%s", cause);
 		exit(1);
@@ -306,8 +328,8 @@ server_listen(void)
 		specs = fallback;
 		n = 1;
 	}
-	switch (listener_open_all(specs, n, server_config.backlog,
-	    server_config.reuse_port, &cause)) {
+	switch (listener_open_all(specs, n, server_config.backlog, reuse_port,
+	    &cause)) {
 	case 0:
 		break;
 	case LISTENER_BAD_ADDRESS:
@@ -472,17 +494,170 @@ server_stats_cb(evutil_socket_t sig, short what, void *arg)
 	stats_log("stats", server_stats, conn_mem_full_us());
 }
 
+/* --metrics, if asked for, over n slots of counters; exits on failure. */
+static void
+server_metrics(const struct server_stats *slots, size_t n)
+{
+	char	*cause;
+
+	if (server_config.metrics == NULL)
+		return;
+	switch (metrics_start(server_config.metrics, slots, n, &cause)) {
+	case 0:
+		break;
+	case LISTENER_BAD_ADDRESS:
+		usage_error(server_progname, "--metrics: %s", cause);
+	default:
+		log_errorx("--metrics: %s", cause);
+		exit(1);
+	}
+}
+
+/*
+ * --workers N: the sockets are held for every worker, the counters
+ * shared; the supervisor runs them until they have all drained.
+ */
+static int
+server_supervise(char **argv)
+{
+	struct server_stats	*slots;
+	char			*cause;
+	int			 status;
+
+	if ((slots = supervisor_slots(server_config.workers, &cause)) == NULL)
+		fatalx("%s", cause);
+	server_metrics(slots, server_config.workers);
+	server_become_service();
+	status = supervisor_run(argv);
+	metrics_stop();
+	systemd_cleanup();
+	service_pidfile_remove();
+	event_base_free(server_base);
+	free((void *)server_config.listen);
+	libevent_global_shutdown();
+	log_close();
+	return (status);
+}
+
+/*
+ * Echo until shut down: one process on its own (fds NULL: its sockets are
+ * open already), or a worker on the n sockets its supervisor passed.
+ */
+static int
+server_serve(const int *fds, size_t n)
+{
+	struct event	*sigs[4];
+	char		*cause, label[48];
+	uint64_t	 lost_before;
+	size_t		 i;
+
+	if (conn_setup() != 0)
+		fatalx("cannot set up the idle timeout");
+	if (fds != NULL && listener_adopt(fds, n, &cause) != 0)
+		fatalx("%s", cause);
+	server_set_max_conns();
+	server_stats->max_conns = server_config.max_conns;
+	server_stats->max_memory = server_config.max_memory;
+	server_stats->pid = (uint64_t)getpid();
+	server_stats->starts++;
+	/* A worker's slot keeps what the processes before it counted. */
+	lost_before = server_stats->bytes_lost_stopping;
+	if (source_setup(server_config.max_conns_per_source,
+	    server_config.max_conns, &cause) != 0)
+		fatalx("%s", cause);
+	if (server_worker == 0)
+		server_become_service();
+
+	sigs[0] = evsignal_new(server_base, SIGINT, server_stop_cb, NULL);
+	sigs[1] = evsignal_new(server_base, SIGTERM, server_stop_cb, NULL);
+	sigs[2] = evsignal_new(server_base, SIGUSR1, server_stats_cb, NULL);
+	sigs[3] = evsignal_new(server_base, SIGHUP, server_reopen_cb, NULL);
+	for (i = 0; i < 4; i++) {
+		if (sigs[i] == NULL || event_priority_set(sigs[i], 0) != 0 ||
+		    evsignal_add(sigs[i], NULL) != 0)
+			fatalx("cannot install signal handlers");
+	}
+
+	if (server_worker != 0)
+		snprintf(label, sizeof label, "worker %u", server_worker);
+	else
+		snprintf(label, sizeof label, "evecho-server %s",
+		    PACKAGE_VERSION);
+	log_info("%s: %zu listening sockets, max %llu connections, %llu bytes "
+	    "pending each, %llu in all, idle timeout %.3g s, backend %s",
+	    label, listener_count(),
+	    (unsigned long long)server_config.max_conns,
+	    (unsigned long long)server_config.max_pending,
+	    (unsigned long long)server_config.max_memory,
+	    (double)server_config.idle_timeout_us / 1e6,
+	    event_base_get_method(server_base));
+	if (server_worker != 0)
+		supervisor_worker_ready(server_worker);
+	else {
+		listener_print_ready();
+		metrics_print_ready();
+		systemd_notify_ready();
+	}
+
+	if (event_base_dispatch(server_base) == -1)
+		fatalx("event loop failed");
+
+	if (conn_count() != 0)
+		server_cut_off("exit");
+	if (server_exit_status == 0 &&
+	    server_stats->bytes_lost_stopping != lost_before) {
+		/* Sent by clients after our FIN: they missed it by a moment. */
+		log_errorx("%llu bytes that arrived after the server had closed "
+		    "its side were not echoed", (unsigned long long)
+		    (server_stats->bytes_lost_stopping - lost_before));
+		server_exit_status = 1;
+	}
+	/* Warnings still counted go out before the summary. */
+	listener_close_all();
+	conn_cleanup();
+	source_free();
+	systemd_cleanup();
+	metrics_stop();
+	if (server_worker != 0)
+		snprintf(label, sizeof label, "worker %u stopped",
+		    server_worker);
+	else
+		snprintf(label, sizeof label, "exit");
+	stats_log(label, server_stats, conn_mem_full_us());
+	service_pidfile_remove();
+	for (i = 0; i < 4; i++)
+		event_free(sigs[i]);
+	if (server_drain_ev != NULL)
+		event_free(server_drain_ev);
+	event_base_free(server_base);
+	free((void *)server_config.listen);
+	libevent_global_shutdown();
+	log_close();
+	return (server_exit_status);
+}
+
 int
 main(int argc, char **argv)
 {
-	struct event	*sigs[4];
 	char		*cause;
 	int		 verbosity = LOG_LEVEL_INFO;
-	size_t		 i;
 
 	/* Before libevent allocates anything: chains come from the pool. */
 	chainpool_install();
 	server_parse_args(argc, argv, &verbosity);
+	server_worker_nfds = SUPERVISOR_MAX_LISTEN;
+	switch (supervisor_worker_env(&server_worker, &server_stats,
+	    server_worker_fds, &server_worker_nfds, &cause)) {
+	case 0:
+		if (server_config.greeting_fmt != NULL &&
+		    server_greeting_set(server_worker, &cause) != 0)
+			fatalx("--greeting: %s", cause);
+		break;
+	case 1:
+		break;
+	default:
+		fatalx("%s", cause);
+	}
 	log_init(server_progname, verbosity);
 	if (server_config.log_file != NULL &&
 	    log_to_file(server_config.log_file, &cause) != 0) {
@@ -511,80 +686,12 @@ main(int argc, char **argv)
 	    event_base_priority_init(server_base, SERVER_PRIORITIES) != 0)
 		fatalx("cannot create an event base");
 	log_limit_setup(server_base);
-	if (conn_setup() != 0)
-		fatalx("cannot set up the idle timeout");
+	if (server_worker != 0)
+		return (server_serve(server_worker_fds, server_worker_nfds));
 	server_listen();
-	if (server_config.metrics != NULL) {
-		switch (metrics_start(server_config.metrics, server_stats, 1,
-		    &cause)) {
-		case 0:
-			break;
-		case LISTENER_BAD_ADDRESS:
-			usage_error(server_progname, "--metrics: %s", cause);
-		default:
-			log_errorx("--metrics: %s", cause);
-			exit(1);
-		}
-	}
-	server_set_max_conns();
-	server_stats->max_conns = server_config.max_conns;
-	server_stats->max_memory = server_config.max_memory;
-	server_stats->pid = (uint64_t)getpid();
-	server_stats->starts++;
-	if (source_setup(server_config.max_conns_per_source,
-	    server_config.max_conns, &cause) != 0)
-		fatalx("%s", cause);
-	server_become_service();
+	if (server_config.workers > 1)
+		return (server_supervise(argv));
+	server_metrics(server_stats, 1);
+	return (server_serve(NULL, 0));
 
-	sigs[0] = evsignal_new(server_base, SIGINT, server_stop_cb, NULL);
-	sigs[1] = evsignal_new(server_base, SIGTERM, server_stop_cb, NULL);
-	sigs[2] = evsignal_new(server_base, SIGUSR1, server_stats_cb, NULL);
-	sigs[3] = evsignal_new(server_base, SIGHUP, server_reopen_cb, NULL);
-	for (i = 0; i < 4; i++) {
-		if (sigs[i] == NULL || event_priority_set(sigs[i], 0) != 0 ||
-		    evsignal_add(sigs[i], NULL) != 0)
-			fatalx("cannot install signal handlers");
-	}
-
-	log_info("evecho-server %s: %zu listening sockets, max %llu "
-	    "connections, %llu bytes pending each, %llu in all, idle "
-	    "timeout %.3g s, backend %s", PACKAGE_VERSION, listener_count(),
-	    (unsigned long long)server_config.max_conns,
-	    (unsigned long long)server_config.max_pending,
-	    (unsigned long long)server_config.max_memory,
-	    (double)server_config.idle_timeout_us / 1e6,
-	    event_base_get_method(server_base));
-	listener_print_ready();
-	metrics_print_ready();
-	systemd_notify_ready();
-
-	if (event_base_dispatch(server_base) == -1)
-		fatalx("event loop failed");
-
-	if (conn_count() != 0)
-		server_cut_off("exit");
-	if (server_exit_status == 0 && server_stats->bytes_lost_stopping != 0) {
-		/* Sent by clients after our FIN: they missed it by a moment. */
-		log_errorx("%llu bytes that arrived after the server had closed "
-		    "its side were not echoed",
-		    (unsigned long long)server_stats->bytes_lost_stopping);
-		server_exit_status = 1;
-	}
-	/* Warnings still counted go out before the summary. */
-	listener_close_all();
-	conn_cleanup();
-	source_free();
-	systemd_cleanup();
-	metrics_stop();
-	stats_log("exit", server_stats, conn_mem_full_us());
-	service_pidfile_remove();
-	for (i = 0; i < 4; i++)
-		event_free(sigs[i]);
-	if (server_drain_ev != NULL)
-		event_free(server_drain_ev);
-	event_base_free(server_base);
-	free((void *)server_config.listen);
-	libevent_global_shutdown();
-	log_close();
-	return (server_exit_status);
 }

@@ -30,6 +30,7 @@ struct server_config {
 	int		  syslog;	/* --syslog */
 	const char	 *user;		/* --user, or NULL */
 	const char	 *metrics;	/* --metrics address, or NULL */
+	unsigned	  workers;	/* --workers; 1: no supervisor */
 	char		  greeting[GREETING_MAX]; /* expanded: one line */
 	size_t		  greeting_len;	/* 0: no greeting */
 };
@@ -106,6 +107,9 @@ void	systemd_cleanup(void);
 /* listener.c */
 #define LISTENER_BAD_ADDRESS	(-2)
 int	listener_adopt_activated(char **cause);
+int	listener_hold_for(size_t nslots, int backlog, char **cause);
+const int *listener_slot_fds(size_t slot);
+int	listener_adopt(const int *fds, size_t n, char **cause);
 int	listener_bind(const char *spec, const char *default_port, int backlog,
 	    int reuse_port,
 	    int (*seen)(const struct sockaddr *, socklen_t),
@@ -137,6 +141,16 @@ int	source_admit(const struct sockaddr *sa);
 void	source_release(const struct sockaddr *sa);
 uint64_t source_open(const struct sockaddr *sa);
 size_t	source_count(void);
+
+/* supervisor.c */
+#define SUPERVISOR_MAX_WORKERS	128
+#define SUPERVISOR_MAX_LISTEN	64	/* listener.c's LISTENER_MAX */
+int	supervisor_parse(const char *s, unsigned *n, char **cause);
+struct server_stats *supervisor_slots(size_t n, char **cause);
+int	supervisor_worker_env(unsigned *worker, struct server_stats **stats,
+	    int *fds, size_t *nfds, char **cause);
+void	supervisor_worker_ready(unsigned worker);
+int	supervisor_run(char **argv);
 
 /* metrics.c */
 int	metrics_start(const char *spec, const struct server_stats *slots,
