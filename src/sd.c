@@ -7,10 +7,13 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 
+#include <netinet/in.h>
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -26,6 +29,7 @@
 #define SD_STATUS_SECS	5
 
 static struct event	*sd_status_ev;
+static int		 sd_stopping;	/* STOPPING=1 sent: draining */
 
 #ifdef HAVE_LIBSYSTEMD
 /*
@@ -48,11 +52,22 @@ systemd_listen_fds(int *first, char **cause)
 	return (n);
 }
 
-/* Return 1 if fd is a TCP socket of any family that listens. */
+/*
+ * Return 1 if fd is a listening TCP socket, IPv4 or IPv6.  Not any
+ * listening stream: a Unix socket (ListenStream=/run/...) or SCTP would
+ * be accepted from, but the server's addresses, per-source limits and
+ * TCP options are TCP's.
+ */
 int
 systemd_is_listening_stream(int fd)
 {
-	return (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) > 0);
+	int		proto;
+	socklen_t	len = sizeof proto;
+
+	if (sd_is_socket_inet(fd, AF_UNSPEC, SOCK_STREAM, 1, 0) <= 0)
+		return (0);
+	return (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) == 0 &&
+	    proto == IPPROTO_TCP);
 }
 
 /* Send one notification, if the service manager asked for them. */
@@ -77,13 +92,24 @@ sd_wanted(void)
 	return (getenv("NOTIFY_SOCKET") != NULL);
 }
 #else
+/*
+ * Without libsystemd, no socket is taken; a warning if some were meant
+ * for this process (LISTEN_PID is ours, sd_listen_fds(3)'s rule), as a
+ * unit started this way, expecting them, gets none.
+ */
 int
 systemd_listen_fds(int *first, char **cause)
 {
+	const char	*pid = getenv("LISTEN_PID");
+
 	*first = 3;
-	if (getenv("LISTEN_FDS") != NULL)
+	if (getenv("LISTEN_FDS") != NULL && pid != NULL &&
+	    strtol(pid, NULL, 10) == (long)getpid())
 		log_warnx("LISTEN_FDS is set, but this evecho-server was built "
 		    "without libsystemd: the sockets passed are not used");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDNAMES");
 	return (0);
 }
 
@@ -112,7 +138,7 @@ sd_status_cb(evutil_socket_t fd, short what, void *arg)
 	const struct server_stats	*s = server_stats;
 
 	sd_send("STATUS=%s%llu connections open (%llu peak), %llu accepted; "
-	    "%llu bytes echoed", server_is_draining() ? "draining: " : "",
+	    "%llu bytes echoed", sd_stopping ? "draining: " : "",
 	    (unsigned long long)s->open,
 	    (unsigned long long)s->peak, (unsigned long long)s->accepted,
 	    (unsigned long long)s->bytes_out);
@@ -137,10 +163,15 @@ systemd_notify_ready(void)
 		log_warnx("systemd: cannot arm the status timer");
 }
 
-/* Shutdown has begun: STOPPING=1, and how many connections drain. */
+/*
+ * Shutdown has begun: STOPPING=1, and how many connections drain.  The
+ * status lines say "draining" from now on (in a --workers supervisor too,
+ * which drains nothing itself).
+ */
 void
 systemd_notify_stopping(void)
 {
+	sd_stopping = 1;
 	if (!sd_wanted())
 		return;
 	sd_send("STOPPING=1\nSTATUS=draining %llu connections",
