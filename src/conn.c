@@ -183,6 +183,7 @@ static void	conn_out_cb(struct evbuffer *, const struct evbuffer_cb_info *,
 static void	conn_event_cb(struct bufferevent *, short, void *);
 static void	conn_linger_read_cb(struct bufferevent *, void *);
 static void	conn_mem_set_limit(void);
+static void	conn_drain(struct conn *);
 
 /* The descriptor of c: its place in the table. */
 static inline int
@@ -1122,6 +1123,9 @@ conn_accept(int fd, const struct sockaddr *sa, socklen_t len)
 	/* Chosen here, once: the echo path never asks. */
 	if (server_config.greeting_len != 0)
 		conn_greet(c);
+	/* Its PROXY header came after shutdown began. */
+	if (server_is_draining())
+		conn_drain(c);
 
 	conn_open++;
 	conn_mem_set_limit();
@@ -1133,6 +1137,15 @@ conn_accept(int fd, const struct sockaddr *sa, socklen_t len)
 		log_debug("conn %llu %s accepted", (unsigned long long)c->id,
 		    addr_format(sa, peer, sizeof peer));
 	}
+}
+
+/* Shutdown has begun: c closes once quiet for CONN_DRAIN_GRACE_US. */
+static void
+conn_drain(struct conn *c)
+{
+	c->flags |= CONN_DRAINING;
+	c->flags &= ~CONN_MOVING;
+	bufferevent_set_timeouts(c->bev, conn_grace_tv, conn_grace_tv);
 }
 
 /*
@@ -1147,11 +1160,8 @@ conn_drain_all(void)
 
 	conn_silence_us = CONN_DRAIN_GRACE_US;
 	for (c = conn_table; c < conn_table + conn_table_hi; c++) {
-		if (c->bev == NULL || (c->flags & CONN_LINGER))
-			continue;
-		c->flags |= CONN_DRAINING;
-		c->flags &= ~CONN_MOVING;
-		bufferevent_set_timeouts(c->bev, conn_grace_tv, conn_grace_tv);
+		if (c->bev != NULL && !(c->flags & CONN_LINGER))
+			conn_drain(c);
 	}
 }
 

@@ -33,6 +33,7 @@ struct listener {
 	struct evconnlistener	*evl;	/* NULL: held for workers */
 	struct sockaddr_storage	 addr;	/* as bound, with the real port */
 	int			 shared; /* systemd's: one for all workers */
+	int			 proxy;	/* --proxy-protocol: a header first */
 };
 
 static struct listener	 listeners[LISTENER_MAX];
@@ -47,6 +48,8 @@ static size_t		 nlisteners;
 static size_t		 listener_nslots;
 static int		*listener_held;
 static int		 listener_backlog;
+/* Whether the sockets opened next take PROXY headers. */
+static int		 listener_proxy_next;
 static struct event	*listener_resume_ev;
 static int		 listener_last_error;
 
@@ -58,6 +61,17 @@ static struct log_limit	 listener_error_log =
     LOG_LIMIT_INITIALIZER(listener_report_errors, NULL);
 static struct log_limit	 listener_refused_log =
     LOG_LIMIT_INITIALIZER(listener_report_refused, NULL);
+static void	listener_report_untrusted(uint64_t, void *);
+static struct log_limit	 listener_untrusted_log =
+    LOG_LIMIT_INITIALIZER(listener_report_untrusted, NULL);
+
+/* Say how many peers tried a PROXY listener without being trusted. */
+static void
+listener_report_untrusted(uint64_t n, void *arg)
+{
+	log_warnx("refused %llu connections on PROXY listeners from peers "
+	    "not --proxy-trusted", (unsigned long long)n);
+}
 
 /* Say how many accepts failed, and why the last did. */
 static void
@@ -76,22 +90,66 @@ listener_report_refused(uint64_t n, void *arg)
 	    (unsigned long long)n, (unsigned long long)server_config.max_conns);
 }
 
-/* A connection arrived: take it, or close it at once over --max-conns. */
+/*
+ * Serve a connection from sa -- the client's own address, from a PROXY
+ * header if its listener takes one -- under --max-conns-per-source.
+ */
+void
+listener_admit(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	size_t	before;
+
+	if (source_admit(sa) != 0) {
+		close(fd);
+		server_conn_closed();
+		return;
+	}
+	before = conn_count();
+	conn_accept(fd, sa, len);
+	if (conn_count() == before)
+		source_release(sa);	/* conn_accept failed, closed fd */
+}
+
+/* Return 1 if --proxy-trusted lets sa send a PROXY header. */
+static int
+listener_trusted(const struct sockaddr *sa)
+{
+	size_t	i;
+
+	if (server_config.nproxy_trusted == 0)
+		return (1);
+	for (i = 0; i < server_config.nproxy_trusted; i++) {
+		if (cidr_match(&server_config.proxy_trusted[i], sa))
+			return (1);
+	}
+	return (0);
+}
+
+/*
+ * A connection arrived on l: take it, or close it at once over
+ * --max-conns or, on a PROXY listener, from a peer not trusted to send a
+ * header.
+ */
 static void
-listener_take(int fd, struct sockaddr *sa, socklen_t len)
+listener_take(struct listener *l, int fd, struct sockaddr *sa, socklen_t len)
 {
 	char		name[ADDR_STRLEN];
-	size_t		before;
 
-	if (conn_count() < server_config.max_conns) {
-		if (source_admit(sa) != 0) {
-			close(fd);
+	if (conn_count() + prelude_count() < server_config.max_conns) {
+		if (!l->proxy) {
+			listener_admit(fd, sa, len);
 			return;
 		}
-		before = conn_count();
-		conn_accept(fd, sa, len);
-		if (conn_count() == before)
-			source_release(sa);	/* conn_accept failed, closed fd */
+		if (listener_trusted(sa)) {
+			prelude_start(fd, sa, len);
+			return;
+		}
+		close(fd);
+		server_stats->rejected[REJECT_PROXY_UNTRUSTED]++;
+		if (log_debug_enabled())
+			log_debug("refused %s: not --proxy-trusted", addr_format(
+			    sa, name, sizeof name));
+		log_limit_hit(&listener_untrusted_log);
 		return;
 	}
 	close(fd);
@@ -108,7 +166,7 @@ static void
 listener_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
     struct sockaddr *sa, int len, void *arg)
 {
-	listener_take(fd, sa, (socklen_t)len);
+	listener_take(arg, fd, sa, (socklen_t)len);
 }
 
 /*
@@ -134,7 +192,8 @@ listener_accept_backlog(void)
 			    SOCK_NONBLOCK | SOCK_CLOEXEC);
 			if (fd == -1)
 				break;	/* empty, or out of descriptors */
-			listener_take(fd, (struct sockaddr *)&ss, len);
+			listener_take(&listeners[i], fd,
+			    (struct sockaddr *)&ss, len);
 		}
 	}
 }
@@ -252,10 +311,11 @@ listener_add(int fd, const char *name, char **cause)
 	alen = sizeof l->addr;
 	if (getsockname(fd, (struct sockaddr *)&l->addr, &alen) != 0)
 		goto fail;
+	l->proxy = listener_proxy_next;
 	if (listener_nslots != 0)
 		return (listener_hold(l, fd, alen, cause));
 	/* Backlog 0: the socket is already listening with ours. */
-	l->evl = evconnlistener_new(server_base, listener_accept_cb, NULL,
+	l->evl = evconnlistener_new(server_base, listener_accept_cb, l,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
 	if (l->evl == NULL)
 		goto fail;
@@ -377,6 +437,7 @@ listener_adopt_activated(char **cause)
 		}
 		/* One socket: with workers, they all accept from it. */
 		listeners[nlisteners].shared = 1;
+		listener_proxy_next = server_config.proxy_all;
 		if (listener_add(fd, name, cause) != 0)
 			return (-1);
 	}
@@ -408,11 +469,11 @@ listener_slot_fds(size_t slot)
 }
 
 /*
- * A worker: serve the sockets the supervisor passed, fds[0..n-1].  -1
- * with *cause on failure.
+ * A worker: serve the sockets the supervisor passed, fds[0..n-1], those
+ * with proxy[i] taking PROXY headers.  -1 with *cause on failure.
  */
 int
-listener_adopt(const int *fds, size_t n, char **cause)
+listener_adopt(const int *fds, const int *proxy, size_t n, char **cause)
 {
 	char	name[32];
 	size_t	i;
@@ -421,9 +482,25 @@ listener_adopt(const int *fds, size_t n, char **cause)
 		return (-1);
 	for (i = 0; i < n; i++) {
 		snprintf(name, sizeof name, "descriptor %d", fds[i]);
+		listener_proxy_next = proxy[i];
 		if (evutil_make_socket_closeonexec(fds[i]) != 0 ||
 		    listener_add(fds[i], name, cause) != 0)
 			return (-1);
+	}
+	return (0);
+}
+
+/* Return 1 if the listeners of -l spec take PROXY headers. */
+static int
+listener_spec_proxy(const char *spec)
+{
+	size_t	i;
+
+	if (server_config.proxy_all)
+		return (1);
+	for (i = 0; i < server_config.nproxy_specs; i++) {
+		if (strcmp(server_config.proxy_specs[i], spec) == 0)
+			return (1);
 	}
 	return (0);
 }
@@ -449,6 +526,7 @@ listener_open_all(const char **specs, size_t n, int backlog, int reuse_port,
 	if (listener_setup(cause) != 0)
 		return (-1);
 	for (i = 0; i < n; i++) {
+		listener_proxy_next = listener_spec_proxy(specs[i]);
 		rc = listener_bind(specs[i], ADDR_DEFAULT_PORT, backlog,
 		    reuse_port, listener_bound,
 		    listener_add_echo, NULL, cause);
@@ -456,6 +534,13 @@ listener_open_all(const char **specs, size_t n, int backlog, int reuse_port,
 			return (rc);
 	}
 	return (0);
+}
+
+/* Return 1 if listening socket i takes PROXY headers. */
+int
+listener_is_proxy(size_t i)
+{
+	return (listeners[i].proxy);
 }
 
 /* The address listening socket i is bound to, i < listener_count(). */
@@ -507,6 +592,7 @@ listener_close_all(void)
 	listener_nslots = 0;
 	log_limit_flush(&listener_error_log);
 	log_limit_flush(&listener_refused_log);
+	log_limit_flush(&listener_untrusted_log);
 	if (listener_resume_ev != NULL) {
 		event_free(listener_resume_ev);
 		listener_resume_ev = NULL;

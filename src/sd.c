@@ -30,6 +30,9 @@
 
 static struct event	*sd_status_ev;
 static int		 sd_stopping;	/* STOPPING=1 sent: draining */
+/* With --workers, the workers' counters (supervisor_slots()) to sum. */
+static const struct server_stats *sd_slots;
+static size_t		 sd_nslots;
 
 #ifdef HAVE_LIBSYSTEMD
 /*
@@ -131,11 +134,33 @@ sd_wanted(void)
 }
 #endif
 
+/*
+ * The supervisor of --workers tells where its workers count: the status
+ * lines sum them, its own counters being none.
+ */
+void
+systemd_stats_from(const struct server_stats *slots, size_t n)
+{
+	sd_slots = slots;
+	sd_nslots = n;
+}
+
+/* The counters to report: this process's, or every worker's summed. */
+static const struct server_stats *
+sd_stats(struct server_stats *sum)
+{
+	if (sd_slots == NULL)
+		return (server_stats);
+	stats_sum(sum, sd_slots, sd_nslots);
+	return (sum);
+}
+
 /* The one-line summary systemctl status shows. */
 static void
 sd_status_cb(evutil_socket_t fd, short what, void *arg)
 {
-	const struct server_stats	*s = server_stats;
+	struct server_stats		 sum;
+	const struct server_stats	*s = sd_stats(&sum);
 
 	sd_send("STATUS=%s%llu connections open (%llu peak), %llu accepted; "
 	    "%llu bytes echoed", sd_stopping ? "draining: " : "",
@@ -171,11 +196,13 @@ systemd_notify_ready(void)
 void
 systemd_notify_stopping(void)
 {
+	struct server_stats	sum;
+
 	sd_stopping = 1;
 	if (!sd_wanted())
 		return;
 	sd_send("STOPPING=1\nSTATUS=draining %llu connections",
-	    (unsigned long long)server_stats->open);
+	    (unsigned long long)sd_stats(&sum)->open);
 }
 
 /* At exit: the status timer goes. */

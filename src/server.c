@@ -54,6 +54,7 @@ static int		 server_max_conns_set;
 /* A worker of a supervisor (--workers): its number and its sockets. */
 static unsigned		 server_worker;
 static int		 server_worker_fds[SUPERVISOR_MAX_LISTEN];
+static int		 server_worker_proxy[SUPERVISOR_MAX_LISTEN];
 static size_t		 server_worker_nfds;
 
 static const struct option server_options[] = {
@@ -73,6 +74,8 @@ static const struct option server_options[] = {
 	{ "user",		required_argument,	NULL, 'u' },
 	{ "metrics",		required_argument,	NULL, 'm' },
 	{ "workers",		required_argument,	NULL, 'w' },
+	{ "proxy-protocol",	optional_argument,	NULL, 'x' },
+	{ "proxy-trusted",	required_argument,	NULL, 't' },
 	{ "verbose",		no_argument,		NULL, 'v' },
 	{ "quiet",		no_argument,		NULL, 'q' },
 	{ "help",		no_argument,		NULL, 'h' },
@@ -115,6 +118,13 @@ server_usage(void)
 "      --backlog=N          listen backlog, capped by the kernel (default 4096)\n"
 "      --reuse-port         set SO_REUSEPORT, so several servers can share a\n"
 "                           port (one process each)\n"
+"      --proxy-protocol[=ADDR]  read a PROXY protocol header (v1 or v2,\n"
+"                           as HAProxy's send-proxy sends) before echoing,\n"
+"                           on every listener, or on the -l ADDR named\n"
+"                           (repeatable); logs and --max-conns-per-source\n"
+"                           then see the client's address\n"
+"      --proxy-trusted=CIDR peers allowed to send that header, e.g.\n"
+"                           192.0.2.0/24 (repeatable; default: any)\n"
 "      --greeting=FORMAT    send one line on accept, before any echo, so a\n"
 "                           client can tell which server answered: %%h host\n"
 "                           name, %%w worker, %%p PID, %%%% a percent sign;\n"
@@ -171,6 +181,39 @@ server_greeting_set(unsigned worker, char **cause)
 	return (0);
 }
 
+/* Append s to the list *v of *n strings. */
+static const char **
+server_append(const char **v, size_t *n, const char *s)
+{
+	if ((v = realloc(v, (*n + 1) * sizeof *v)) == NULL)
+		fatal("realloc");
+	v[(*n)++] = s;
+	return (v);
+}
+
+/* --proxy-protocol=ADDR names one of the -l; --proxy-trusted needs it. */
+static void
+server_check_proxy(void)
+{
+	size_t	i, k;
+
+	for (i = 0; i < server_config.nproxy_specs; i++) {
+		for (k = 0; k < server_config.nlisten; k++) {
+			if (strcmp(server_config.proxy_specs[i],
+			    server_config.listen[k]) == 0)
+				break;
+		}
+		if (k == server_config.nlisten)
+			usage_error(server_progname, "--proxy-protocol=%s: not "
+			    "a --listen address (give it as -l has it)",
+			    server_config.proxy_specs[i]);
+	}
+	if (server_config.nproxy_trusted != 0 && !server_config.proxy_all &&
+	    server_config.nproxy_specs == 0)
+		usage_error(server_progname, "--proxy-trusted without "
+		    "--proxy-protocol");
+}
+
 /* Parse the command line into server_config; exit 64 on a bad one. */
 static void
 server_parse_args(int argc, char **argv, int *verbosity)
@@ -197,11 +240,9 @@ server_parse_args(int argc, char **argv, int *verbosity)
 	    server_options)) != -1) {
 		switch (ch) {
 		case 'l':
-			server_config.listen = realloc(server_config.listen,
-			    (server_config.nlisten + 1) * sizeof (const char *));
-			if (server_config.listen == NULL)
-				fatal("realloc");
-			server_config.listen[server_config.nlisten++] = optarg;
+			server_config.listen = server_append(
+			    server_config.listen, &server_config.nlisten,
+			    optarg);
 			break;
 		case 'p':
 			/* At most 1g: per-connection sizes are 32-bit. */
@@ -268,6 +309,27 @@ server_parse_args(int argc, char **argv, int *verbosity)
 			    &cause) != 0)
 				BAD("workers");
 			break;
+		case 'x':
+			if (optarg == NULL) {
+				server_config.proxy_all = 1;
+				break;
+			}
+			server_config.proxy_specs = server_append(
+			    server_config.proxy_specs,
+			    &server_config.nproxy_specs, optarg);
+			break;
+		case 't':
+			server_config.proxy_trusted = realloc(
+			    server_config.proxy_trusted,
+			    (server_config.nproxy_trusted + 1) *
+			    sizeof (struct cidr));
+			if (server_config.proxy_trusted == NULL)
+				fatal("realloc");
+			if (cidr_parse(optarg, &server_config.proxy_trusted[
+			    server_config.nproxy_trusted], &cause) != 0)
+				BAD("proxy-trusted");
+			server_config.nproxy_trusted++;
+			break;
 		case 'u':
 			if (service_user_check(optarg, &cause) != 0)
 				BAD("user");
@@ -297,6 +359,7 @@ server_parse_args(int argc, char **argv, int *verbosity)
 	if (optind < argc)
 		usage_error(server_progname, "unexpected argument '%s'",
 		    argv[optind]);
+	server_check_proxy();
 }
 
 /*
@@ -351,7 +414,7 @@ server_is_draining(void)
 void
 server_conn_closed(void)
 {
-	if (server_draining && conn_count() == 0)
+	if (server_draining && conn_count() == 0 && prelude_count() == 0)
 		event_base_loopexit(server_base, NULL);
 }
 
@@ -494,6 +557,28 @@ server_stats_cb(evutil_socket_t sig, short what, void *arg)
 	stats_log("stats", server_stats, conn_mem_full_us());
 }
 
+/*
+ * Once, at start: a PROXY header is a claim anyone can make; without
+ * --proxy-trusted, anyone who reaches a PROXY listener can claim any
+ * address, and so get past --max-conns-per-source.
+ */
+static void
+server_warn_proxy(void)
+{
+	size_t	i, n = 0;
+
+	for (i = 0; i < listener_count(); i++)
+		n += listener_is_proxy(i);
+	if (n == 0)
+		return;
+	log_info("%zu of %zu listening sockets take a PROXY header (v1 or "
+	    "v2) first", n, listener_count());
+	if (server_config.nproxy_trusted == 0)
+		log_warnx("--proxy-protocol without --proxy-trusted: every "
+		    "peer's PROXY header is believed, so any client can claim "
+		    "any address");
+}
+
 /* --metrics, if asked for, over n slots of counters; exits on failure. */
 static void
 server_metrics(const struct server_stats *slots, size_t n)
@@ -526,6 +611,7 @@ server_supervise(char **argv)
 
 	if ((slots = supervisor_slots(server_config.workers, &cause)) == NULL)
 		fatalx("%s", cause);
+	systemd_stats_from(slots, server_config.workers);
 	server_metrics(slots, server_config.workers);
 	server_become_service();
 	status = supervisor_run(argv);
@@ -553,7 +639,8 @@ server_serve(const int *fds, size_t n)
 
 	if (conn_setup() != 0)
 		fatalx("cannot set up the idle timeout");
-	if (fds != NULL && listener_adopt(fds, n, &cause) != 0)
+	if (fds != NULL &&
+	    listener_adopt(fds, server_worker_proxy, n, &cause) != 0)
 		fatalx("%s", cause);
 	server_set_max_conns();
 	server_stats->max_conns = server_config.max_conns;
@@ -614,6 +701,7 @@ server_serve(const int *fds, size_t n)
 	}
 	/* Warnings still counted go out before the summary. */
 	listener_close_all();
+	prelude_close_all();
 	conn_cleanup();
 	source_free();
 	systemd_cleanup();
@@ -647,7 +735,8 @@ main(int argc, char **argv)
 	server_parse_args(argc, argv, &verbosity);
 	server_worker_nfds = SUPERVISOR_MAX_LISTEN;
 	switch (supervisor_worker_env(&server_worker, &server_stats,
-	    server_worker_fds, &server_worker_nfds, &cause)) {
+	    server_worker_fds, server_worker_proxy, &server_worker_nfds,
+	    &cause)) {
 	case 0:
 		if (server_config.greeting_fmt != NULL &&
 		    server_greeting_set(server_worker, &cause) != 0)
@@ -689,6 +778,7 @@ main(int argc, char **argv)
 	if (server_worker != 0)
 		return (server_serve(server_worker_fds, server_worker_nfds));
 	server_listen();
+	server_warn_proxy();
 	if (server_config.workers > 1)
 		return (server_supervise(argv));
 	server_metrics(server_stats, 1);

@@ -11,6 +11,7 @@
 struct event_base;
 
 /* What the command line sets; fixed once the server runs. */
+#include "cidr.h"
 #include "greeting.h"
 
 struct server_config {
@@ -31,6 +32,11 @@ struct server_config {
 	const char	 *user;		/* --user, or NULL */
 	const char	 *metrics;	/* --metrics address, or NULL */
 	unsigned	  workers;	/* --workers; 1: no supervisor */
+	int		  proxy_all;	/* --proxy-protocol: on every listener */
+	const char	**proxy_specs;	/* --proxy-protocol=ADDR: on these -l */
+	size_t		  nproxy_specs;
+	struct cidr	 *proxy_trusted; /* --proxy-trusted; none: all */
+	size_t		  nproxy_trusted;
 	char		  greeting[GREETING_MAX]; /* expanded: one line */
 	size_t		  greeting_len;	/* 0: no greeting */
 };
@@ -41,6 +47,8 @@ enum reject_reason {
 	REJECT_PER_SOURCE,	/* --max-conns-per-source from its address */
 	REJECT_DRAINING,	/* arrived after shutdown began */
 	REJECT_ERROR,		/* no memory or no slot for it */
+	REJECT_PROXY_UNTRUSTED,	/* a PROXY listener's peer not trusted */
+	REJECT_PROXY_HEADER,	/* no valid PROXY header in time */
 	REJECT_REASONS
 };
 
@@ -103,13 +111,22 @@ int	systemd_is_listening_stream(int fd);
 void	systemd_notify_ready(void);
 void	systemd_notify_stopping(void);
 void	systemd_cleanup(void);
+void	systemd_stats_from(const struct server_stats *slots, size_t n);
+
+/* prelude.c */
+size_t	prelude_count(void);
+void	prelude_start(int fd, const struct sockaddr *sa, socklen_t len);
+void	prelude_close_all(void);
 
 /* listener.c */
 #define LISTENER_BAD_ADDRESS	(-2)
+void	listener_admit(int fd, const struct sockaddr *sa, socklen_t len);
 int	listener_adopt_activated(char **cause);
 int	listener_hold_for(size_t nslots, int backlog, char **cause);
 const int *listener_slot_fds(size_t slot);
-int	listener_adopt(const int *fds, size_t n, char **cause);
+int	listener_adopt(const int *fds, const int *proxy, size_t n,
+	    char **cause);
+int	listener_is_proxy(size_t i);
 int	listener_bind(const char *spec, const char *default_port, int backlog,
 	    int reuse_port,
 	    int (*seen)(const struct sockaddr *, socklen_t),
@@ -148,7 +165,7 @@ size_t	source_count(void);
 int	supervisor_parse(const char *s, unsigned *n, char **cause);
 struct server_stats *supervisor_slots(size_t n, char **cause);
 int	supervisor_worker_env(unsigned *worker, struct server_stats **stats,
-	    int *fds, size_t *nfds, char **cause);
+	    int *fds, int *proxy, size_t *nfds, char **cause);
 void	supervisor_worker_ready(unsigned worker);
 int	supervisor_run(char **argv);
 

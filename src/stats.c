@@ -9,7 +9,8 @@
 
 /* The metrics' label values, by enum reject_reason and close_reason. */
 const char *const stats_reject_names[REJECT_REASONS] = {
-	"max_conns", "per_source", "draining", "error"
+	"max_conns", "per_source", "draining", "error", "proxy_untrusted",
+	"proxy_header"
 };
 const char *const stats_close_names[CLOSE_REASONS] = {
 	"client", "idle_timeout", "reset", "error", "drained", "drain_cutoff"
@@ -57,7 +58,9 @@ stats_log(const char *label, const struct server_stats *s,
 	uint64_t	rejected;
 
 	rejected = s->rejected[REJECT_MAX_CONNS] +
-	    s->rejected[REJECT_DRAINING] + s->rejected[REJECT_ERROR];
+	    s->rejected[REJECT_DRAINING] + s->rejected[REJECT_ERROR] +
+	    s->rejected[REJECT_PROXY_UNTRUSTED] +
+	    s->rejected[REJECT_PROXY_HEADER];
 	if (server_config.greeting_len != 0)
 		snprintf(greeted, sizeof greeted, ", %llu greeted",
 		    (unsigned long long)s->greetings);

@@ -118,18 +118,19 @@ supervisor_slots(size_t n, char **cause)
  */
 int
 supervisor_worker_env(unsigned *worker, struct server_stats **stats,
-    int *fds, size_t *nfds, char **cause)
+    int *fds, int *proxy, size_t *nfds, char **cause)
 {
 	const char	*env = getenv(SUPERVISOR_ENV);
 	unsigned	 w, n, k;
 	size_t		 i, len;
 	void		*p;
-	char		 c;
+	char		 flags[SUPERVISOR_MAX_LISTEN + 1], c;
 
 	if (env == NULL)
 		return (1);
-	if (sscanf(env, "%u/%u/%u%c", &w, &n, &k, &c) != 3 || w < 1 ||
-	    w > n || n > SUPERVISOR_MAX_WORKERS || k > *nfds) {
+	if (sscanf(env, "%u/%u/%u/%64[01]%c", &w, &n, &k, flags, &c) != 4 ||
+	    w < 1 || w > n || n > SUPERVISOR_MAX_WORKERS || k > *nfds ||
+	    strlen(flags) != k) {
 		cause_set(cause, "%s=%s: not from a supervisor", SUPERVISOR_ENV,
 		    env);
 		return (-1);
@@ -146,8 +147,10 @@ supervisor_worker_env(unsigned *worker, struct server_stats **stats,
 	close(SUPERVISOR_STATS_FD);
 	*worker = w;
 	*stats = (struct server_stats *)p + (w - 1);
-	for (i = 0; i < k; i++)
+	for (i = 0; i < k; i++) {
 		fds[i] = SUPERVISOR_FIRST_FD + (int)i;
+		proxy[i] = flags[i] == '1';
+	}
 	*nfds = k;
 	return (0);
 }
@@ -184,7 +187,8 @@ supervisor_exec(size_t i)
 	const int	*held = listener_slot_fds(i);
 	size_t		 k, n = listener_count();
 	int		 tmp[2 + SUPERVISOR_MAX_LISTEN], top;
-	char		 env[64];
+	char		 env[64 + SUPERVISOR_MAX_LISTEN];
+	char		 flags[SUPERVISOR_MAX_LISTEN + 1];
 
 	/* The supervisor gone, the worker drains and goes too. */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -201,7 +205,11 @@ supervisor_exec(size_t i)
 	supervisor_place(tmp[1], SUPERVISOR_READY_FD);
 	for (k = 0; k < n; k++)
 		supervisor_place(tmp[2 + k], SUPERVISOR_FIRST_FD + (int)k);
-	snprintf(env, sizeof env, "%zu/%zu/%zu", i + 1, nworkers, n);
+	for (k = 0; k < n; k++)
+		flags[k] = listener_is_proxy(k) ? '1' : '0';
+	flags[n] = '\0';
+	/* Listeners, and which take PROXY headers: "/01" for two. */
+	snprintf(env, sizeof env, "%zu/%zu/%zu/%s", i + 1, nworkers, n, flags);
 	if (setenv(SUPERVISOR_ENV, env, 1) != 0)
 		_exit(127);
 	/* Readiness is the supervisor's to tell, once for all. */

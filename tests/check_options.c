@@ -27,6 +27,7 @@
 struct opt {
 	char	name[32];
 	int	takes_value;
+	int	optional;	/* a value only with '=' */
 	int	letter;		/* its short form, or 0 */
 };
 
@@ -152,10 +153,13 @@ load_prog(struct prog *p)
 		ck_assert_msg(sscanf(at, "{ \"%31[^\"]\", %31[a-z_], NULL, "
 		    "%31[^ }]", o->name, kind, val) == 3,
 		    "%s: cannot read the entry at '%.40s'", p->source, at);
+		/* An optional value is tried as a flag alone. */
 		ck_assert_msg(strcmp(kind, "required_argument") == 0 ||
-		    strcmp(kind, "no_argument") == 0, "%s: --%s is %s",
+		    strcmp(kind, "no_argument") == 0 ||
+		    strcmp(kind, "optional_argument") == 0, "%s: --%s is %s",
 		    p->source, o->name, kind);
 		o->takes_value = strcmp(kind, "required_argument") == 0;
+		o->optional = strcmp(kind, "optional_argument") == 0;
 		if (val[0] == '\'' && val[2] == '\'' &&
 		    (q = strchr(p->optstring + 1, val[1])) != NULL)
 			o->letter = val[1];
@@ -359,7 +363,10 @@ check_missing(struct prog *p)
 	}
 }
 
-/* Every option that takes no value, given one with '='. */
+/*
+ * Every option that takes no value, given one with '='; one whose value
+ * is optional must refuse 1 as its value, saying why.
+ */
 static void
 check_no_value(struct prog *p)
 {
@@ -375,7 +382,7 @@ check_no_value(struct prog *p)
 		snprintf(quoted, sizeof quoted, "'--%s' takes no value",
 		    o->name);
 		expect_usage(p, (const char *const[]){ arg, NULL }, o->name,
-		    0, quoted);
+		    0, o->optional ? NULL : quoted);
 	}
 }
 

@@ -376,7 +376,8 @@ def scenario_counters():
         check("exit line: rejected as /metrics' other reasons",
               e["rejected"] == sum(last[
                   'evecho_connections_rejected_total{reason="%s"}' % r]
-                  for r in ("max_conns", "draining", "error")))
+                  for r in ("max_conns", "draining", "error",
+                            "proxy_untrusted", "proxy_header")))
 
 
 def scenario_drain():

@@ -11,10 +11,12 @@ by PID, every wait bounded.
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -108,6 +110,33 @@ def echo_once(s, data):
             return False
         got += b
     return got == data
+
+
+def wait_for(pred, secs):
+    """Poll pred until true or secs pass; its last value."""
+    deadline = time.monotonic() + secs
+    while not pred() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return pred()
+
+
+def dom(url):
+    """The status page at url as headless Chromium renders it, or None."""
+    exe = shutil.which("chromium")
+    if exe is None:
+        return None
+    profile = tempfile.mkdtemp(prefix="evecho-workers-chromium.", dir=TMP)
+    try:
+        p = subprocess.run([exe, "--headless=new", "--no-sandbox",
+                            "--disable-gpu", "--user-data-dir=" + profile,
+                            "--virtual-time-budget=3000", "--dump-dom", url],
+                           capture_output=True, text=True, timeout=60,
+                           start_new_session=True)
+        return p.stdout
+    except subprocess.TimeoutExpired:
+        return ""
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
 
 
 def alive(pid):
@@ -246,6 +275,17 @@ def scenario_spread_kill_drain():
     w = st["workers"][victim - 1]
     check("it has a new PID and has started twice",
           w["pid"] != victim_pid and w["starts"] == 2, repr(w))
+    page = dom(srv.url)
+    if page is None:
+        print("skip: the status page's workers table (no chromium)")
+    else:
+        shown = dict(re.findall(r'id="worker-(\d+)-pid" data-value="(\d+)"',
+                                page))
+        check("the status page's workers table shows each pid and the "
+              "restart", shown == {str(x["worker"]): str(x["pid"])
+                                   for x in st["workers"]} and
+              'id="worker-%d-starts" data-value="2"' % victim in page,
+              repr(shown))
     lost = kept = 0
     for s, o in zip(held, owners):
         try:
@@ -342,6 +382,8 @@ def scenario_greeting_usr1():
           seen <= {"worker 1", "worker 2"} and len(seen) == 2, repr(seen))
     srv.proc.send_signal(signal.SIGUSR1)
     m = srv.wait_log(r"stats, all workers: connections", 3)
+    wait_for(lambda: len(re.findall(r"info: stats: connections",
+                                    srv.log())) >= 2, 3)
     check("SIGUSR1: the sum, and each worker's line",
           m is not None and len(re.findall(r"info: stats: connections",
                                            srv.log())) == 2, srv.log()[-600:])
