@@ -18,91 +18,20 @@ import subprocess
 import sys
 import time
 
-BUILD = os.environ.get("EVECHO_BUILDDIR", "..")
-SERVER = os.path.join(BUILD, "src", "evecho-server")
-PASSED = 0
-FAILED = 0
-PROCS = []
+from evtest import SERVER, check, summary, stop_all
+import evtest
 
 
-def check(name, ok, detail=""):
-    """Count one check and say how it went."""
-    global PASSED, FAILED
-    if ok:
-        PASSED += 1
-        print("ok: " + name)
-    else:
-        FAILED += 1
-        print("FAIL: %s%s" % (name, ": " + detail if detail else ""))
-
-
-class Server:
+class Server(evtest.Server):
     """An evecho-server on 127.0.0.1:0 with --metrics on a port of its own."""
 
-    def __init__(self, *args, metrics="127.0.0.1:0", preexec=None,
-                 wrapper=(), ready_secs=10):
-        self.err = open(os.path.join(TMP, "server%d.err" % len(PROCS)), "w+")
-        self.proc = subprocess.Popen(
-            list(wrapper) +
-            [SERVER, "-l", "127.0.0.1:0", "--metrics", metrics] + list(args),
-            stdout=subprocess.PIPE, stderr=self.err, text=True,
-            preexec_fn=preexec)
-        PROCS.append(self.proc)
-        lines = []
-        deadline = time.monotonic() + ready_secs
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                break
-            lines.append(line.strip())
-            if line.startswith("metrics on "):
-                break
-        self.ready = lines
-        m = re.match(r"listening on .*:(\d+)$", lines[0] if lines else "")
-        self.port = int(m.group(1)) if m else None
-        m = re.match(r"metrics on http://(.*):(\d+)/$", lines[-1] if lines
-                     else "")
-        self.mhost = m.group(1).strip("[]") if m else None
-        self.mport = int(m.group(2)) if m else None
-
-    def get(self, path, method="GET", headers=None):
-        """One HTTP request: (status, headers dict, body bytes)."""
-        c = http.client.HTTPConnection(self.mhost, self.mport, timeout=5)
-        c.request(method, path, headers=headers or {})
-        r = c.getresponse()
-        body = r.read()
-        c.close()
-        return r.status, dict(r.getheaders()), body
-
-    def metrics(self):
-        """/metrics as {series with labels: value}."""
-        status, _, body = self.get("/metrics")
-        out = {}
-        for line in body.decode().splitlines():
-            if line and not line.startswith("#"):
-                name, value = line.rsplit(" ", 1)
-                out[name] = float(value)
-        return out
-
-    def wait_metric(self, name, pred, secs=5.0):
-        """Poll /metrics until pred(value of name); return the last value."""
-        deadline = time.monotonic() + secs
-        while True:
-            v = self.metrics().get(name)
-            if (v is not None and pred(v)) or time.monotonic() > deadline:
-                return v
-            time.sleep(0.05)
+    def __init__(self, *args, **kw):
+        super().__init__(TMP, ["-l", "127.0.0.1:0"] + list(args), **kw)
 
     def stop(self, secs=15):
         """SIGTERM; return (exit status, stderr)."""
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            rc = self.proc.wait(secs)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            rc = self.proc.wait()
-        self.err.seek(0)
-        return rc, self.err.read()
+        rc = super().stop(secs)
+        return rc, self.log()
 
 
 def dial(port, source="127.0.0.1"):
@@ -509,12 +438,8 @@ def main():
                          scenario_valgrind):
             scenario()
     finally:
-        for p in PROCS:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-    print("%d passed, %d failed" % (PASSED, FAILED))
-    return 1 if FAILED else 0
+        stop_all()
+    return summary()
 
 
 if __name__ == "__main__":

@@ -18,66 +18,15 @@ import sys
 import time
 import urllib.request
 
-BUILD = os.environ.get("EVECHO_BUILDDIR", "..")
-SERVER = os.path.join(BUILD, "src", "evecho-server")
-PASSED = 0
-FAILED = 0
-PROCS = []
+from evtest import SERVER, check, read_exactly, stop_all, summary, wait_for
+import evtest
+
 SIG = b"\r\n\r\n\x00\r\nQUIT\n"
 
 
-def check(name, ok, detail=""):
-    global PASSED, FAILED
-    if ok:
-        PASSED += 1
-        print("ok: " + name)
-    else:
-        FAILED += 1
-        print("FAIL: %s%s" % (name, ": " + detail if detail else ""))
-
-
-class Server:
+class Server(evtest.Server):
     def __init__(self, *args):
-        self.errpath = os.path.join(TMP, "server%d.err" % len(PROCS))
-        self.err = open(self.errpath, "w+")
-        self.proc = subprocess.Popen(
-            [SERVER, "--metrics", "127.0.0.1:0"] + list(args),
-            stdout=subprocess.PIPE, stderr=self.err, text=True)
-        PROCS.append(self.proc)
-        self.ports = []
-        self.url = None
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                break
-            m = re.match(r"listening on (.*):(\d+)$", line.strip())
-            if m:
-                self.ports.append((m.group(1).strip("[]"),
-                                   int(m.group(2))))
-            if line.startswith("metrics on "):
-                self.url = line.split()[-1]
-                break
-
-    def metric(self, name):
-        with urllib.request.urlopen(self.url + "metrics", timeout=5) as r:
-            for line in r.read().decode().splitlines():
-                if line.startswith(name + " "):
-                    return float(line.split()[-1])
-        return None
-
-    def log(self):
-        self.err.flush()
-        with open(self.errpath) as f:
-            return f.read()
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait()
+        super().__init__(TMP, args)
 
 
 def v1(src, dst="192.0.2.1", sport=40000, dport=7):
@@ -109,19 +58,6 @@ def dial(addr):
     return s
 
 
-def read_exactly(s, n):
-    got = b""
-    while len(got) < n:
-        try:
-            b = s.recv(n - len(got))
-        except OSError:
-            break
-        if not b:
-            break
-        got += b
-    return got
-
-
 def closed(s, secs=5.0):
     """True if the server closes s within secs, having sent nothing."""
     s.settimeout(secs)
@@ -131,15 +67,6 @@ def closed(s, secs=5.0):
         return True
     except socket.timeout:
         return False
-
-
-def wait_for(pred, secs=5.0):
-    deadline = time.monotonic() + secs
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return pred()
 
 
 def scenario_headers():
@@ -309,12 +236,8 @@ def main():
                          scenario_workers_greeting, scenario_command_line):
             scenario()
     finally:
-        for p in PROCS:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-    print("%d passed, %d failed" % (PASSED, FAILED))
-    return 1 if FAILED else 0
+        stop_all()
+    return summary()
 
 
 if __name__ == "__main__":

@@ -21,78 +21,17 @@ import threading
 import time
 import urllib.request
 
-BUILD = os.environ.get("EVECHO_BUILDDIR", "..")
-SERVER = os.path.join(BUILD, "src", "evecho-server")
-PASSED = 0
-FAILED = 0
-PROCS = []
+from evtest import (SERVER, alive, check, children, stop_all, summary,
+                    wait_for)
+import evtest
 
 
-def check(name, ok, detail=""):
-    """Count one check and say how it went."""
-    global PASSED, FAILED
-    if ok:
-        PASSED += 1
-        print("ok: " + name)
-    else:
-        FAILED += 1
-        print("FAIL: %s%s" % (name, ": " + detail if detail else ""))
-
-
-class Server:
+class Server(evtest.Server):
     """evecho-server --workers N on 127.0.0.1:0, --metrics on another."""
 
     def __init__(self, workers, *args):
-        self.errpath = os.path.join(TMP, "server%d.err" % len(PROCS))
-        self.err = open(self.errpath, "w+")
-        self.proc = subprocess.Popen(
-            [SERVER, "--workers", str(workers), "-l", "127.0.0.1:0",
-             "--metrics", "127.0.0.1:0"] + list(args),
-            stdout=subprocess.PIPE, stderr=self.err, text=True)
-        PROCS.append(self.proc)
-        self.ready = []
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                break
-            self.ready.append(line.strip())
-            if line.startswith("metrics on "):
-                break
-        m = re.match(r"listening on .*:(\d+)$", self.ready[0]
-                     if self.ready else "")
-        self.port = int(m.group(1)) if m else None
-        self.url = self.ready[-1][len("metrics on "):] if self.ready else ""
-
-    def stats(self):
-        with urllib.request.urlopen(self.url + "stats.json", timeout=5) as r:
-            return json.load(r)
-
-    def metrics(self):
-        with urllib.request.urlopen(self.url + "metrics", timeout=5) as r:
-            return r.read().decode()
-
-    def log(self):
-        self.err.flush()
-        with open(self.errpath) as f:
-            return f.read()
-
-    def wait_log(self, pattern, secs=5.0):
-        deadline = time.monotonic() + secs
-        while time.monotonic() < deadline:
-            m = re.search(pattern, self.log())
-            if m:
-                return m
-            time.sleep(0.05)
-        return None
-
-    def stop(self, secs=20):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(secs)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait()
+        super().__init__(TMP, ["--workers", str(workers), "-l",
+                               "127.0.0.1:0"] + list(args))
 
 
 def dial(port):
@@ -112,14 +51,6 @@ def echo_once(s, data):
     return got == data
 
 
-def wait_for(pred, secs):
-    """Poll pred until true or secs pass; its last value."""
-    deadline = time.monotonic() + secs
-    while not pred() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return pred()
-
-
 def dom(url):
     """The status page at url as headless Chromium renders it, or None."""
     exe = shutil.which("chromium")
@@ -137,30 +68,6 @@ def dom(url):
         return ""
     finally:
         shutil.rmtree(profile, ignore_errors=True)
-
-
-def alive(pid):
-    """True while pid runs (a zombie has exited)."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def children(pid):
-    """The PIDs whose parent is pid."""
-    out = []
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open("/proc/%s/stat" % d) as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-                if int(fields[1]) == pid and fields[0] != "Z":
-                    out.append(int(d))
-            except (OSError, IndexError):
-                pass
-    return sorted(out)
 
 
 def worker_of(srv, conns):
@@ -226,7 +133,7 @@ def scenario_spread_kill_drain():
           sum(1 for n in per if n > 0) >= 2, repr(per))
     check("the total is the workers' sum",
           st["connections"]["accepted"] == sum(per) == 200, repr(per))
-    text = srv.metrics()
+    text = srv.metrics_text()
     check("/metrics has a worker label per series and the total",
           'evecho_connections_accepted_total{worker="1"}' in text and
           re.search(r"^evecho_connections_accepted_total 200$", text, re.M),
@@ -426,14 +333,8 @@ def main():
                          scenario_command_line):
             scenario()
     finally:
-        for p in PROCS:
-            if p.poll() is None:
-                for c in children(p.pid):
-                    os.kill(c, signal.SIGKILL)
-                p.kill()
-                p.wait()
-    print("%d passed, %d failed" % (PASSED, FAILED))
-    return 1 if FAILED else 0
+        stop_all()
+    return summary()
 
 
 if __name__ == "__main__":
