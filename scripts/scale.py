@@ -37,6 +37,9 @@ import threading
 import time
 import urllib.request
 
+sys.dont_write_bytecode = True  # leave no __pycache__ in the source tree
+from load import alive, read_text  # noqa: E402  (load.sh's /proc readers)
+
 PROG = "scale.sh"
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -258,15 +261,6 @@ def parse_options(argv):
 
 # ---------------------------------------------------------------- /proc
 
-def read_text(path):
-    """A file's text, '' when unreadable."""
-    try:
-        with open(path, errors="replace") as f:
-            return f.read()
-    except OSError:
-        return ""
-
-
 def sysctl(name):
     """A /proc/sys value as a list of ints (or [] when unreadable)."""
     text = read_text("/proc/sys/" + name.replace(".", "/"))
@@ -349,15 +343,6 @@ def netstat():
                 if k in NETSTAT_KEYS:
                     out[k] = int(v)
     return out
-
-
-def alive(pid):
-    """True while pid exists and is not a zombie."""
-    text = read_text("/proc/%d/stat" % pid) if pid else ""
-    try:
-        return bool(text) and text.rsplit(")", 1)[1].split()[0] != "Z"
-    except IndexError:
-        return False
 
 
 def listeners(port):
