@@ -10,6 +10,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import time
 import urllib.request
@@ -56,6 +57,17 @@ def read_exactly(s, n):
             break
         got += b
     return got
+
+
+def closed_by_server(s, secs=3.0):
+    """True if the server closes socket s (EOF or reset) within secs."""
+    s.settimeout(secs)
+    try:
+        return s.recv(1) == b""
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
 
 
 def alive(pid):

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 
-from evtest import SERVER, check, summary, stop_all
+from evtest import SERVER, check, closed_by_server, stop_all, summary
 import evtest
 
 
@@ -56,17 +56,6 @@ def echo(port, n, source="127.0.0.1"):
         got += b
     s.close()
     return got == data
-
-
-def closed_by_server(s, secs=3.0):
-    """True if the server closes s (EOF or reset) within secs."""
-    s.settimeout(secs)
-    try:
-        return s.recv(1) == b""
-    except ConnectionResetError:
-        return True
-    except socket.timeout:
-        return False
 
 
 def promtool(body):

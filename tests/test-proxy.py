@@ -18,7 +18,8 @@ import sys
 import time
 import urllib.request
 
-from evtest import SERVER, check, read_exactly, stop_all, summary, wait_for
+from evtest import (SERVER, check, closed_by_server, read_exactly,
+                    stop_all, summary, wait_for)
 import evtest
 
 SIG = b"\r\n\r\n\x00\r\nQUIT\n"
@@ -58,17 +59,6 @@ def dial(addr):
     return s
 
 
-def closed(s, secs=5.0):
-    """True if the server closes s within secs, having sent nothing."""
-    s.settimeout(secs)
-    try:
-        return s.recv(1) == b""
-    except ConnectionResetError:
-        return True
-    except socket.timeout:
-        return False
-
-
 def scenario_headers():
     srv = Server("-l", "127.0.0.1:0", "--proxy-protocol", "--proxy-trusted",
                  "127.0.0.0/8", "--max-conns-per-source", "1", "-v")
@@ -85,7 +75,7 @@ def scenario_headers():
     t = dial(a)
     t.sendall(v1("198.51.100.7") + b"x")
     check("a second connection claiming 198.51.100.7 is refused per source",
-          closed(t))
+          closed_by_server(t))
     u = dial(a)
     u.sendall(v1("198.51.100.8") + b"y")
     check("one claiming another address is served",
@@ -132,20 +122,21 @@ def scenario_headers():
         'evecho_connections_rejected_total{reason="proxy_header"}')
     s = dial(a)
     s.sendall(b"GET / HTTP/1.0\r\n\r\n")
-    check("no PROXY header: closed at once, nothing echoed", closed(s, 2))
+    check("no PROXY header: closed at once, nothing echoed",
+          closed_by_server(s, 2))
     s = dial(a)
     s.sendall(b"PROXY TCP4 198.51.100.1 192.0.2.1 70000 7\r\nzzz")
     check("a bad v1 header (port 70000): closed, nothing echoed",
-          closed(s, 2))
+          closed_by_server(s, 2))
     t0 = time.monotonic()
     s = dial(a)
     s.sendall(b"PROXY TCP4 ")
-    ok = closed(s, 6)
+    ok = closed_by_server(s, 6)
     took = time.monotonic() - t0
     check("a header that never ends: closed after about 3 s (%.1f s)" % took,
           ok and 2.5 < took < 5)
     s = dial(a)
-    ok = closed(s, 6)
+    ok = closed_by_server(s, 6)
     check("a client that sends nothing: closed after about 3 s", ok)
     check("rejected{proxy_header} counts the four",
           wait_for(lambda: srv.metric(
@@ -170,7 +161,7 @@ def scenario_trust_and_selection():
     srv = Server("-l", "127.0.0.1:0", "--proxy-protocol", "--proxy-trusted",
                  "192.0.2.0/24")
     s = dial(srv.ports[0])
-    check("a peer outside --proxy-trusted is closed at once", closed(s, 2))
+    check("a peer outside --proxy-trusted is closed at once", closed_by_server(s, 2))
     check("rejected{proxy_untrusted} counts it",
           wait_for(lambda: srv.metric(
               'evecho_connections_rejected_total{reason="proxy_untrusted"}')
