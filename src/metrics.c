@@ -195,7 +195,7 @@ static const struct metrics_series metrics_series[] = {
 	  "Bytes in UDP datagrams echoed.", METRICS_AT(udp_out_bytes),
 	  NULL, 0 },
 	{ "evecho_udp_dropped_datagrams_total", "counter",
-	  "UDP datagrams received and not echoed, by reason.",
+	  "UDP datagrams not echoed, by reason (overflow: by the kernel).",
 	  METRICS_AT(udp_dropped), stats_udp_drop_names, UDP_DROP_REASONS },
 	{ "evecho_worker_starts_total", "counter",
 	  "Processes started to serve (1, and one more each restart).",

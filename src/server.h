@@ -68,13 +68,14 @@ enum close_reason {
 	CLOSE_REASONS
 };
 
-/* Why a datagram was not echoed. */
+/* Why a datagram received was not echoed. */
 enum udp_drop_reason {
 	UDP_DROP_LOOP,		/* from port 0, a small service or ours, or
 				   a broadcast or multicast address */
 	UDP_DROP_LOW_PORT,	/* from a port below 1024 */
 	UDP_DROP_RATE,		/* its source over --udp-rate */
 	UDP_DROP_SEND_ERROR,	/* the send buffer full, or refused */
+	UDP_DROP_OVERFLOW,	/* the kernel's: our receive buffer was full */
 	UDP_DROP_REASONS
 };
 

@@ -16,7 +16,7 @@ const char *const stats_close_names[CLOSE_REASONS] = {
 	"client", "idle_timeout", "reset", "error", "drained", "drain_cutoff"
 };
 const char *const stats_udp_drop_names[UDP_DROP_REASONS] = {
-	"loop", "low_port", "rate", "send_error"
+	"loop", "low_port", "rate", "send_error", "overflow"
 };
 
 /* stats_sum() adds the struct up as an array of counters. */
@@ -70,7 +70,7 @@ stats_log(const char *label, const struct server_stats *s,
 	if (s->udp_sockets != 0)
 		snprintf(udp, sizeof udp, "; udp datagrams %llu in (%llu "
 		    "bytes), %llu out (%llu bytes), not echoed %llu loop, %llu "
-		    "low_port, %llu rate, %llu send_error",
+		    "low_port, %llu rate, %llu send_error, %llu overflow",
 		    (unsigned long long)s->udp_in,
 		    (unsigned long long)s->udp_in_bytes,
 		    (unsigned long long)s->udp_out,
@@ -78,7 +78,8 @@ stats_log(const char *label, const struct server_stats *s,
 		    (unsigned long long)s->udp_dropped[UDP_DROP_LOOP],
 		    (unsigned long long)s->udp_dropped[UDP_DROP_LOW_PORT],
 		    (unsigned long long)s->udp_dropped[UDP_DROP_RATE],
-		    (unsigned long long)s->udp_dropped[UDP_DROP_SEND_ERROR]);
+		    (unsigned long long)s->udp_dropped[UDP_DROP_SEND_ERROR],
+		    (unsigned long long)s->udp_dropped[UDP_DROP_OVERFLOW]);
 	log_info("%s: connections %llu open, %llu peak, %llu accepted, "
 	    "%llu rejected, %llu refused per source, %llu accept errors%s; "
 	    "bytes %llu in, %llu out, %llu dropped; memory %llu held, at "

@@ -51,6 +51,7 @@ struct udp_socket {
 	int		 family;
 	uint16_t	 port;		/* ours, network order */
 	int		 pktinfo;	/* wildcard: answer from the destination */
+	uint32_t	 overflows;	/* the kernel's drop count, last seen */
 };
 
 /* One datagram's room: its sender, its bytes and where it was sent. */
@@ -58,7 +59,8 @@ struct udp_slot {
 	struct sockaddr_storage	 from;
 	struct iovec		 iov;
 	union {
-		char		 buf[CMSG_SPACE(sizeof (struct in6_pktinfo))];
+		char		 buf[CMSG_SPACE(sizeof (struct in6_pktinfo)) +
+				    CMSG_SPACE(sizeof (uint32_t))];
 		struct cmsghdr	 align;
 	} in_ctl, out_ctl;
 };
@@ -84,6 +86,7 @@ udp_report_drops(uint64_t n, void *arg)
 {
 	const uint64_t	*d = server_stats->udp_dropped;
 	char		 why[160];
+	uint64_t	 total = 0;
 	size_t		 i, off = 0;
 	int		 len;
 
@@ -97,18 +100,25 @@ udp_report_drops(uint64_t n, void *arg)
 		    stats_udp_drop_names[i]);
 		if (len > 0 && (size_t)len < sizeof why - off)
 			off += (size_t)len;
+		total += d[i] - udp_logged[i];
 		udp_logged[i] = d[i];
 	}
-	log_warnx("udp: %llu datagrams not echoed (%s), the latest from %s",
-	    (unsigned long long)n, why, udp_last_name);
+	if (total != 0)
+		log_warnx("udp: %llu datagrams not echoed (%s)%s%s",
+		    (unsigned long long)total, why, udp_last_name[0] != '\0' ?
+		    ", the latest from " : "", udp_last_name);
 }
 
-/* Count a datagram from sa not echoed, for the counters and the log. */
+/*
+ * Count n datagrams not echoed for reason, the latest from sa (NULL: not
+ * known), for the counters and the log.
+ */
 static void
-udp_drop(const struct sockaddr *sa, int reason)
+udp_drop(const struct sockaddr *sa, int reason, uint64_t n)
 {
-	server_stats->udp_dropped[reason]++;
-	addr_format(sa, udp_last_name, sizeof udp_last_name);
+	server_stats->udp_dropped[reason] += n;
+	if (sa != NULL)
+		addr_format(sa, udp_last_name, sizeof udp_last_name);
 	log_limit_hit(&udp_drop_log);
 }
 
@@ -228,8 +238,8 @@ udp_prepare(const struct udp_socket *u)
 		udp_slots[i].iov.iov_len = UDP_DATAGRAM;
 		m->msg_iov = &udp_slots[i].iov;
 		m->msg_iovlen = 1;
-		m->msg_control = u->pktinfo ? udp_slots[i].in_ctl.buf : NULL;
-		m->msg_controllen = u->pktinfo ? sizeof udp_slots[i].in_ctl : 0;
+		m->msg_control = udp_slots[i].in_ctl.buf;
+		m->msg_controllen = sizeof udp_slots[i].in_ctl;
 		m->msg_flags = 0;
 	}
 }
@@ -240,7 +250,7 @@ udp_prepare(const struct udp_socket *u)
  * the datagram refused (an unreachable or forbidden address).
  */
 static void
-udp_send(const struct udp_socket *u, unsigned n)
+udp_send(struct udp_socket *u, unsigned n)
 {
 	unsigned	 i = 0, k;
 	int		 r;
@@ -262,18 +272,42 @@ udp_send(const struct udp_socket *u, unsigned n)
 		    errno == ENOBUFS) {
 			for (; i < n; i++)
 				udp_drop(udp_out[i].msg_hdr.msg_name,
-				    UDP_DROP_SEND_ERROR);
+				    UDP_DROP_SEND_ERROR, 1);
 			return;
 		}
 		log_debug("udp: send: %s", strerror(errno));
-		udp_drop(udp_out[i].msg_hdr.msg_name, UDP_DROP_SEND_ERROR);
+		udp_drop(udp_out[i].msg_hdr.msg_name, UDP_DROP_SEND_ERROR, 1);
 		i++;
+	}
+}
+
+/*
+ * Count what the kernel dropped for want of room in our receive buffer:
+ * with SO_RXQ_OVFL each datagram queued after a drop carries the socket's
+ * running total of them, so the batch's last one has the newest.
+ */
+static void
+udp_overflows(struct udp_socket *u, struct msghdr *in)
+{
+	struct cmsghdr	*c;
+	uint32_t	 total;
+
+	for (c = CMSG_FIRSTHDR(in); c != NULL; c = CMSG_NXTHDR(in, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SO_RXQ_OVFL)
+			continue;
+		memcpy(&total, CMSG_DATA(c), sizeof total);
+		if (total == u->overflows)
+			return;
+		udp_drop(NULL, UDP_DROP_OVERFLOW,
+		    (uint32_t)(total - u->overflows));
+		u->overflows = total;
+		return;
 	}
 }
 
 /* Guard, charge and queue the n datagrams just received; send them. */
 static void
-udp_answer(const struct udp_socket *u, unsigned n)
+udp_answer(struct udp_socket *u, unsigned n)
 {
 	struct msghdr	*in, *out;
 	uint64_t	 now = 0;
@@ -287,11 +321,11 @@ udp_answer(const struct udp_socket *u, unsigned n)
 		server_stats->udp_in++;
 		server_stats->udp_in_bytes += udp_in[i].msg_len;
 		if ((reason = udp_guard(u, in->msg_name)) != -1) {
-			udp_drop(in->msg_name, reason);
+			udp_drop(in->msg_name, reason, 1);
 			continue;
 		}
 		if (udp_rate_admit(in->msg_name, now) != 0) {
-			udp_drop(in->msg_name, UDP_DROP_RATE);
+			udp_drop(in->msg_name, UDP_DROP_RATE, 1);
 			continue;
 		}
 		udp_slots[i].iov.iov_len = udp_in[i].msg_len;
@@ -306,6 +340,8 @@ udp_answer(const struct udp_socket *u, unsigned n)
 		    udp_slots[i].out_ctl.buf : NULL;
 		out->msg_flags = 0;
 	}
+	if (n != 0)
+		udp_overflows(u, &udp_in[n - 1].msg_hdr);
 	if (k != 0)
 		udp_send(u, k);
 }
@@ -314,7 +350,7 @@ udp_answer(const struct udp_socket *u, unsigned n)
 static void
 udp_read_cb(evutil_socket_t fd, short what, void *arg)
 {
-	const struct udp_socket	*u = arg;
+	struct udp_socket	*u = arg;
 	unsigned		 done = 0;
 	int			 n;
 
@@ -379,6 +415,10 @@ udp_add(int fd, char **cause)
 	    ((struct sockaddr_in *)&ss)->sin_port :
 	    ((struct sockaddr_in6 *)&ss)->sin6_port;
 	u->pktinfo = udp_is_wildcard((struct sockaddr *)&ss);
+	u->overflows = 0;
+	/* Best effort: without it, overflows go uncounted, not unanswered. */
+	if (setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one) != 0)
+		log_debug("udp: SO_RXQ_OVFL: %s", strerror(errno));
 	if (u->pktinfo) {
 		rc = ss.ss_family == AF_INET ?
 		    setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one) :
