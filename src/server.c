@@ -197,6 +197,16 @@ server_greeting_set(unsigned worker, char **cause)
 	return (0);
 }
 
+/* What server_parse_args() allocated, freed for valgrind's sake. */
+static void
+server_config_free(void)
+{
+	free((void *)server_config.listen);
+	free((void *)server_config.udp);
+	free((void *)server_config.proxy_specs);
+	free(server_config.proxy_trusted);
+}
+
 /* Append s to the list *v of *n strings. */
 static const char **
 server_append(const char **v, size_t *n, const char *s)
@@ -668,7 +678,7 @@ server_supervise(char **argv)
 	systemd_cleanup();
 	service_pidfile_remove();
 	event_base_free(server_base);
-	free((void *)server_config.listen);
+	server_config_free();
 	libevent_global_shutdown();
 	log_close();
 	return (status);
@@ -770,7 +780,7 @@ server_serve(const int *fds, size_t n)
 	if (server_drain_ev != NULL)
 		event_free(server_drain_ev);
 	event_base_free(server_base);
-	free((void *)server_config.listen);
+	server_config_free();
 	libevent_global_shutdown();
 	log_close();
 	return (server_exit_status);

@@ -311,10 +311,47 @@ def test_workers():
     check("workers stopped: exit 0", srv.stop() == 0)
 
 
+def test_valgrind():
+    """Echo, guard, rate and overflow paths under memcheck."""
+    vg = os.environ.get("VALGRIND") or ""
+    if not vg or os.environ.get("EVECHO_SANITIZERS") == "yes":
+        print("skip: valgrind scenario (%s)" % (
+            "no valgrind" if not vg else "sanitizer build"))
+        return
+    srv = evtest.Server(TMP, ("-q", "-u", "127.0.0.1:0", "-u", "[::]:0",
+                              "--udp-rate", "50", "--udp-sources", "2"),
+                        wrapper=(vg, "-q", "--leak-check=full",
+                                 "--show-leak-kinds=all",
+                                 "--errors-for-leak-kinds=all",
+                                 "--error-exitcode=99"), ready_secs=30)
+    if len(srv.udp_ports) != 2:
+        check("valgrind: server ready", False, repr(srv.ready))
+        return
+    addr = (srv.udp_ports[0][0], srv.udp_ports[0][1])
+    s = udp_socket(timeout=5)
+    ok = all(echo(s, addr, pattern(n, n))[0] == pattern(n, n)
+             for n in (0, 1, 65507))
+    # Three sources through a table of two: one is forgotten.
+    for host in ("127.0.0.2", "127.0.0.3", "127.0.0.4"):
+        o = udp_socket(bind=(host, 0), timeout=5)
+        ok = ok and echo(o, addr, b"rate")[0] == b"rate"
+        o.close()
+    low = udp_socket(bind=("127.0.0.1", 1001))
+    low.sendto(b"low", addr)
+    s6 = udp_socket(socket.AF_INET6, timeout=5)
+    ok = ok and echo(s6, ("::1", srv.udp_ports[1][1]), b"v6")[0] == b"v6"
+    for i in range(200):
+        s.sendto(b"burst", addr)
+    rc = srv.stop(60)
+    check("valgrind: echo, guard and rate under memcheck", ok)
+    check("valgrind: no memory error or leak", rc == 0,
+          "exit %s: %s" % (rc, srv.log()[-2000:]))
+
+
 def main():
     try:
         for t in (test_sizes, test_flows, test_guard, test_rate,
-                  test_overflow, test_workers):
+                  test_overflow, test_workers, test_valgrind):
             t()
     finally:
         stop_all()
