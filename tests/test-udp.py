@@ -178,6 +178,11 @@ def test_guard():
           srv.dropped("low_port") == 1,
           "loop %r low_port %r" % (srv.dropped("loop"),
                                    srv.dropped("low_port")))
+    u = srv.stats().get("udp", {})
+    check("/stats.json has them too (for the status page)",
+          u.get("sockets") == 1 and u.get("dropped", {}).get("low_port") == 1
+          and u.get("received") == u.get("sent") + u["dropped"]["loop"] + 1,
+          repr(u))
     check("drops logged, with the source",
           srv.wait_log(r"udp: \d+ datagrams not echoed \([^)]*1 low_port"
                        r"[^)]*\), the latest from 127\.0\.0\.[12]:\d+")
