@@ -1,5 +1,7 @@
 /*
  * listener.c: listening sockets, the accept limit and accept errors.
+ * UDP sockets are bound, held for workers and passed on here too, and
+ * served by udp.c.
  *
  * libevent's evconnlistener only reports accept errors; what to do is ours.
  * Out of descriptors (EMFILE/ENFILE) the listening socket stays readable, so
@@ -30,10 +32,11 @@
 #define LISTENER_BACKOFF_MS	250
 
 struct listener {
-	struct evconnlistener	*evl;	/* NULL: held for workers */
+	struct evconnlistener	*evl;	/* NULL: held for workers, or UDP */
 	struct sockaddr_storage	 addr;	/* as bound, with the real port */
 	int			 shared; /* systemd's: one for all workers */
 	int			 proxy;	/* --proxy-protocol: a header first */
+	int			 udp;	/* -u: udp.c serves it */
 };
 
 static struct listener	 listeners[LISTENER_MAX];
@@ -48,13 +51,15 @@ static size_t		 nlisteners;
 static size_t		 listener_nslots;
 static int		*listener_held;
 static int		 listener_backlog;
-/* Whether the sockets opened next take PROXY headers. */
+/* Whether the sockets opened next take PROXY headers, or are UDP. */
 static int		 listener_proxy_next;
+static int		 listener_udp_next;
 static struct event	*listener_resume_ev;
 static int		 listener_last_error;
 
 static void	listener_report_errors(uint64_t, void *);
-static int	listener_socket(struct sockaddr *, socklen_t, int, int, char **);
+static int	listener_socket(struct sockaddr *, socklen_t, int, int, int,
+		    char **);
 static void	listener_report_refused(uint64_t, void *);
 
 static struct log_limit	 listener_error_log =
@@ -206,8 +211,10 @@ listener_resume_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (server_is_draining())
 		return;
-	for (i = 0; i < nlisteners; i++)
-		evconnlistener_enable(listeners[i].evl);
+	for (i = 0; i < nlisteners; i++) {
+		if (listeners[i].evl != NULL)
+			evconnlistener_enable(listeners[i].evl);
+	}
 }
 
 /* accept() failed for a reason other than a retry: pause, warn rarely. */
@@ -223,8 +230,10 @@ listener_error_cb(struct evconnlistener *evl, void *arg)
 	if (evtimer_pending(listener_resume_ev, NULL))
 		return;	/* another listener's report in the same loop round */
 	server_stats->accept_pauses++;
-	for (i = 0; i < nlisteners; i++)
-		evconnlistener_disable(listeners[i].evl);
+	for (i = 0; i < nlisteners; i++) {
+		if (listeners[i].evl != NULL)
+			evconnlistener_disable(listeners[i].evl);
+	}
 	evtimer_add(listener_resume_ev, &tv);
 }
 
@@ -238,14 +247,15 @@ listener_set_port(struct sockaddr *sa, int port)
 		((struct sockaddr_in6 *)sa)->sin6_port = htons((uint16_t)port);
 }
 
-/* Return 1 if addr is already bound by one of ours. */
+/* Return 1 if addr is already bound by one of ours of the kind opened now. */
 static int
 listener_bound(const struct sockaddr *sa, socklen_t len)
 {
 	size_t	i;
 
 	for (i = 0; i < nlisteners; i++) {
-		if (memcmp(&listeners[i].addr, sa, len) == 0)
+		if (listeners[i].udp == listener_udp_next &&
+		    memcmp(&listeners[i].addr, sa, len) == 0)
 			return (1);
 	}
 	return (0);
@@ -278,7 +288,8 @@ listener_hold(struct listener *l, int fd, socklen_t len, char **cause)
 	listener_held[i] = fd;
 	for (slot = 1; slot < listener_nslots; slot++) {
 		other = l->shared ? fd : listener_socket((struct sockaddr *)
-		    &l->addr, len, listener_backlog, 1, cause);
+		    &l->addr, len, l->udp ? SOCK_DGRAM : SOCK_STREAM,
+		    listener_backlog, 1, cause);
 		if (other == -1) {
 			while (--slot > 0)
 				close(listener_held[slot * LISTENER_MAX + i]);
@@ -312,8 +323,15 @@ listener_add(int fd, const char *name, char **cause)
 	if (getsockname(fd, (struct sockaddr *)&l->addr, &alen) != 0)
 		goto fail;
 	l->proxy = listener_proxy_next;
+	l->udp = listener_udp_next;
 	if (listener_nslots != 0)
 		return (listener_hold(l, fd, alen, cause));
+	if (l->udp) {
+		if (udp_add(fd, cause) != 0)
+			return (-1);
+		nlisteners++;
+		return (0);
+	}
 	/* Backlog 0: the socket is already listening with ours. */
 	l->evl = evconnlistener_new(server_base, listener_accept_cb, l,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
@@ -329,16 +347,18 @@ fail:
 	return (-1);
 }
 
-/* A socket bound to sa and listening; -1 with *cause on failure. */
+/*
+ * A socket of type (SOCK_STREAM or SOCK_DGRAM) bound to sa, and listening
+ * if a stream; -1 with *cause on failure.
+ */
 static int
-listener_socket(struct sockaddr *sa, socklen_t len, int backlog,
+listener_socket(struct sockaddr *sa, socklen_t len, int type, int backlog,
     int reuse_port, char **cause)
 {
 	int		 fd, one = 1, saved;
 	char		 name[ADDR_STRLEN];
 
-	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0);
+	fd = socket(sa->sa_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		goto fail;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -347,7 +367,8 @@ listener_socket(struct sockaddr *sa, socklen_t len, int backlog,
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
 	if ((reuse_port &&
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) ||
-	    bind(fd, sa, len) != 0 || listen(fd, backlog) != 0)
+	    bind(fd, sa, len) != 0 ||
+	    (type == SOCK_STREAM && listen(fd, backlog) != 0))
 		goto fail;
 	return (fd);
 
@@ -355,14 +376,15 @@ fail:
 	saved = errno;
 	if (fd != -1)
 		close(fd);
-	cause_set(cause, "cannot listen on %s: %s",
+	cause_set(cause, "cannot listen on %s%s: %s",
+	    type == SOCK_DGRAM ? "udp " : "",
 	    addr_format(sa, name, sizeof name), strerror(saved));
 	return (-1);
 }
 
 /*
  * Bind and listen on every address spec (the syntax of -l, with
- * default_port where it names none) resolves to,
+ * default_port where it names none) resolves to, with sockets of type,
  * skipping those seen() says are taken, and hand each socket to add().
  * With port 0 the kernel picks a port for the first address; the others
  * reuse it, so "localhost:0" gives one port on 127.0.0.1 and ::1.  -1
@@ -370,8 +392,8 @@ fail:
  * malformed or unresolvable.
  */
 int
-listener_bind(const char *spec, const char *default_port, int backlog,
-    int reuse_port,
+listener_bind(const char *spec, const char *default_port, int type,
+    int backlog, int reuse_port,
     int (*seen)(const struct sockaddr *, socklen_t),
     int (*add)(int, const char *, void *, char **), void *arg, char **cause)
 {
@@ -397,7 +419,7 @@ listener_bind(const char *spec, const char *default_port, int backlog,
 		if (seen != NULL && seen((struct sockaddr *)&ss, ai->ai_addrlen))
 			continue;
 		fd = listener_socket((struct sockaddr *)&ss, ai->ai_addrlen,
-		    backlog, reuse_port, cause);
+		    type, backlog, reuse_port, cause);
 		if (fd == -1)
 			break;
 		chosen = addr_local_port(fd);
@@ -438,6 +460,7 @@ listener_adopt_activated(char **cause)
 		/* One socket: with workers, they all accept from it. */
 		listeners[nlisteners].shared = 1;
 		listener_proxy_next = server_config.proxy_all;
+		listener_udp_next = 0;
 		if (listener_add(fd, name, cause) != 0)
 			return (-1);
 	}
@@ -469,11 +492,11 @@ listener_slot_fds(size_t slot)
 }
 
 /*
- * A worker: serve the sockets the supervisor passed, fds[0..n-1], those
- * with proxy[i] taking PROXY headers.  -1 with *cause on failure.
+ * A worker: serve the sockets the supervisor passed, fds[0..n-1], each
+ * of the enum listener_kind in kinds[i].  -1 with *cause on failure.
  */
 int
-listener_adopt(const int *fds, const int *proxy, size_t n, char **cause)
+listener_adopt(const int *fds, const int *kinds, size_t n, char **cause)
 {
 	char	name[32];
 	size_t	i;
@@ -482,7 +505,8 @@ listener_adopt(const int *fds, const int *proxy, size_t n, char **cause)
 		return (-1);
 	for (i = 0; i < n; i++) {
 		snprintf(name, sizeof name, "descriptor %d", fds[i]);
-		listener_proxy_next = proxy[i];
+		listener_proxy_next = kinds[i] == LISTENER_PROXY;
+		listener_udp_next = kinds[i] == LISTENER_UDP;
 		if (evutil_make_socket_closeonexec(fds[i]) != 0 ||
 		    listener_add(fds[i], name, cause) != 0)
 			return (-1);
@@ -525,10 +549,11 @@ listener_open_all(const char **specs, size_t n, int backlog, int reuse_port,
 
 	if (listener_setup(cause) != 0)
 		return (-1);
+	listener_udp_next = 0;
 	for (i = 0; i < n; i++) {
 		listener_proxy_next = listener_spec_proxy(specs[i]);
-		rc = listener_bind(specs[i], ADDR_DEFAULT_PORT, backlog,
-		    reuse_port, listener_bound,
+		rc = listener_bind(specs[i], ADDR_DEFAULT_PORT, SOCK_STREAM,
+		    backlog, reuse_port, listener_bound,
 		    listener_add_echo, NULL, cause);
 		if (rc != 0)
 			return (rc);
@@ -536,11 +561,40 @@ listener_open_all(const char **specs, size_t n, int backlog, int reuse_port,
 	return (0);
 }
 
+/* The same for the UDP echo of every -u spec. */
+int
+listener_open_udp(const char **specs, size_t n, int reuse_port, char **cause)
+{
+	size_t	i;
+	int	rc = 0;
+
+	listener_proxy_next = 0;
+	listener_udp_next = 1;
+	for (i = 0; i < n; i++) {
+		rc = listener_bind(specs[i], ADDR_DEFAULT_PORT, SOCK_DGRAM, 0,
+		    reuse_port, listener_bound, listener_add_echo, NULL,
+		    cause);
+		if (rc != 0)
+			break;
+	}
+	listener_udp_next = 0;
+	return (rc);
+}
+
 /* Return 1 if listening socket i takes PROXY headers. */
 int
 listener_is_proxy(size_t i)
 {
 	return (listeners[i].proxy);
+}
+
+/* What socket i serves: an enum listener_kind. */
+int
+listener_kind(size_t i)
+{
+	if (listeners[i].udp)
+		return (LISTENER_UDP);
+	return (listeners[i].proxy ? LISTENER_PROXY : LISTENER_ECHO);
 }
 
 /* The address listening socket i is bound to, i < listener_count(). */
@@ -565,8 +619,9 @@ listener_print_ready(void)
 	size_t	i;
 
 	for (i = 0; i < nlisteners; i++) {
-		printf("listening on %s\n", addr_format(
-		    (struct sockaddr *)&listeners[i].addr, name, sizeof name));
+		printf("listening on %s%s\n", listeners[i].udp ? "udp " : "",
+		    addr_format((struct sockaddr *)&listeners[i].addr, name,
+		    sizeof name));
 	}
 	fflush(stdout);
 }
@@ -586,6 +641,9 @@ listener_close_all(void)
 				close(listener_held[slot * LISTENER_MAX + i]);
 		}
 	}
+	/* Without workers, udp.c owns its sockets. */
+	if (listener_nslots == 0)
+		udp_close_all();
 	nlisteners = 0;
 	free(listener_held);
 	listener_held = NULL;

@@ -184,6 +184,19 @@ static const struct metrics_series metrics_series[] = {
 	{ "evecho_accept_pauses_total", "counter",
 	  "Times accepting paused after an accept error.",
 	  METRICS_AT(accept_pauses), NULL, 0 },
+	{ "evecho_udp_received_datagrams_total", "counter",
+	  "UDP datagrams received.", METRICS_AT(udp_in), NULL, 0 },
+	{ "evecho_udp_received_bytes_total", "counter",
+	  "Bytes in UDP datagrams received.", METRICS_AT(udp_in_bytes),
+	  NULL, 0 },
+	{ "evecho_udp_sent_datagrams_total", "counter",
+	  "UDP datagrams echoed.", METRICS_AT(udp_out), NULL, 0 },
+	{ "evecho_udp_sent_bytes_total", "counter",
+	  "Bytes in UDP datagrams echoed.", METRICS_AT(udp_out_bytes),
+	  NULL, 0 },
+	{ "evecho_udp_dropped_datagrams_total", "counter",
+	  "UDP datagrams not echoed, by reason (overflow: by the kernel).",
+	  METRICS_AT(udp_dropped), stats_udp_drop_names, UDP_DROP_REASONS },
 	{ "evecho_worker_starts_total", "counter",
 	  "Processes started to serve (1, and one more each restart).",
 	  METRICS_AT(starts), NULL, 0 },
@@ -343,8 +356,9 @@ metrics_json(struct evbuffer *b)
 	    "%.3f,\n\"listening\": [", PACKAGE_VERSION, (long)getpid(), host,
 	    metrics_start_wall, metrics_uptime());
 	for (i = 0; i < listener_count(); i++)
-		evbuffer_add_printf(b, "%s\"%s\"", i ? ", " : "", addr_format(
-		    listener_address(i), name, sizeof name));
+		evbuffer_add_printf(b, "%s\"%s%s\"", i ? ", " : "",
+		    listener_kind(i) == LISTENER_UDP ? "udp " : "",
+		    addr_format(listener_address(i), name, sizeof name));
 	evbuffer_add_printf(b, "],\n\"connections\": {\"open\": %llu, "
 	    "\"peak\": %llu, \"accepted\": %llu, \"max\": %llu,\n "
 	    "\"rejected\": ", (unsigned long long)s->open,
@@ -357,14 +371,24 @@ metrics_json(struct evbuffer *b)
 	evbuffer_add_printf(b, ",\n \"paused\": %llu, \"pauses\": %llu},\n"
 	    "\"bytes\": {\"received\": %llu, \"sent\": %llu, \"dropped\": "
 	    "%llu, \"held\": %llu, \"max_memory\": %llu},\n\"accept\": "
-	    "{\"errors\": %llu, \"pauses\": %llu},\n\"workers\": [",
+	    "{\"errors\": %llu, \"pauses\": %llu},\n\"udp\": {\"sockets\": "
+	    "%llu, \"received\": %llu, \"received_bytes\": %llu, \"sent\": "
+	    "%llu, \"sent_bytes\": %llu, \"dropped\": ",
 	    (unsigned long long)s->paused, (unsigned long long)s->paused_total,
 	    (unsigned long long)s->bytes_in, (unsigned long long)s->bytes_out,
 	    (unsigned long long)s->bytes_dropped,
 	    (unsigned long long)s->mem_held,
 	    (unsigned long long)s->max_memory,
 	    (unsigned long long)s->accept_errors,
-	    (unsigned long long)s->accept_pauses);
+	    (unsigned long long)s->accept_pauses,
+	    (unsigned long long)s->udp_sockets,
+	    (unsigned long long)s->udp_in,
+	    (unsigned long long)s->udp_in_bytes,
+	    (unsigned long long)s->udp_out,
+	    (unsigned long long)s->udp_out_bytes);
+	metrics_json_reasons(b, stats_udp_drop_names, s->udp_dropped,
+	    UDP_DROP_REASONS);
+	evbuffer_add_printf(b, "},\n\"workers\": [");
 	for (i = 0; i < metrics_nslots; i++) {
 		w = &metrics_slots[i];
 		evbuffer_add_printf(b, "%s\n {\"worker\": %zu, \"pid\": %llu, "
@@ -471,8 +495,8 @@ metrics_start(const char *spec, const struct server_stats *slots, size_t n,
 	evhttp_set_max_body_size(metrics_http, 0);
 	evhttp_set_timeout(metrics_http, METRICS_TIMEOUT_SECS);
 	evhttp_set_gencb(metrics_http, metrics_request_cb, NULL);
-	rc = listener_bind(spec, METRICS_DEFAULT_PORT, 64, 0, NULL, metrics_add,
-	    NULL, cause);
+	rc = listener_bind(spec, METRICS_DEFAULT_PORT, SOCK_STREAM, 64, 0, NULL,
+	    metrics_add, NULL, cause);
 	if (rc != 0)
 		return (rc);
 	metrics_tick_ev = event_new(server_base, -1, EV_PERSIST,

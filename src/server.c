@@ -51,10 +51,11 @@ static int		 server_exit_status;
 static struct event	*server_drain_ev;
 static uint64_t		 server_nofile;
 static int		 server_max_conns_set;
+static int		 server_udp_sources_set;
 /* A worker of a supervisor (--workers): its number and its sockets. */
 static unsigned		 server_worker;
 static int		 server_worker_fds[SUPERVISOR_MAX_LISTEN];
-static int		 server_worker_proxy[SUPERVISOR_MAX_LISTEN];
+static int		 server_worker_kinds[SUPERVISOR_MAX_LISTEN];
 static size_t		 server_worker_nfds;
 
 static const struct option server_options[] = {
@@ -71,7 +72,11 @@ static const struct option server_options[] = {
 	{ "pidfile",		required_argument,	NULL, 'P' },
 	{ "log-file",		required_argument,	NULL, 'L' },
 	{ "syslog",		no_argument,		NULL, 'S' },
-	{ "user",		required_argument,	NULL, 'u' },
+	{ "user",		required_argument,	NULL, 'U' },
+	{ "udp",		required_argument,	NULL, 'u' },
+	{ "udp-rate",		required_argument,	NULL, 'R' },
+	{ "udp-sources",	required_argument,	NULL, 'e' },
+	{ "udp-allow-low-ports", no_argument,		NULL, 'o' },
 	{ "metrics",		required_argument,	NULL, 'm' },
 	{ "workers",		required_argument,	NULL, 'w' },
 	{ "proxy-protocol",	optional_argument,	NULL, 'x' },
@@ -88,12 +93,22 @@ static void
 server_usage(void)
 {
 	printf("Usage: %s [OPTION]...\n"
-"A TCP echo server: every byte each client sends is sent back, in order.\n"
+"An echo server (RFC 862): every byte each TCP client sends is sent back,\n"
+"in order, and every UDP datagram is answered with the same datagram.\n"
 "\n"
 "  -l, --listen=ADDR        listen on ADDR: HOST:PORT, [IPV6]:PORT, PORT or\n"
 "                           :PORT (every local address); repeatable; port 0\n"
 "                           lets the kernel choose (default localhost:65432,\n"
 "                           every address localhost resolves to)\n"
+"  -u, --udp=ADDR           echo UDP datagrams on ADDR (the syntax of\n"
+"                           --listen; repeatable); with -u alone, no TCP\n"
+"                           listener is opened\n"
+"      --udp-rate=N         echo at most N datagrams a second to one\n"
+"                           address, per worker (default 0: no cap)\n"
+"      --udp-sources=N      addresses --udp-rate remembers, the least\n"
+"                           recently seen forgotten first (default 65536)\n"
+"      --udp-allow-low-ports  answer UDP from ports below 1024 too (never\n"
+"                           from 0, 7, 9, 13, 19, 37 or our own port)\n"
 "      --max-pending=SIZE   bytes held for one connection before reading from\n"
 "                           it pauses; k, m, g suffixes (default 1m, at\n"
 "                           most 1g)\n"
@@ -148,6 +163,7 @@ server_usage(void)
 "\n"
 "Once every socket listens, one line per socket goes to standard output:\n"
 "  listening on 127.0.0.1:65432\n"
+"  listening on udp 127.0.0.1:65432\n"
 "SIGUSR1 logs the counters; SIGHUP reopens --log-file; a second\n"
 "SIGINT/SIGTERM exits at once.\n"
 "\n"
@@ -179,6 +195,16 @@ server_greeting_set(unsigned worker, char **cause)
 		return (-1);
 	server_config.greeting_len = (size_t)n;
 	return (0);
+}
+
+/* What server_parse_args() allocated, freed for valgrind's sake. */
+static void
+server_config_free(void)
+{
+	free((void *)server_config.listen);
+	free((void *)server_config.udp);
+	free((void *)server_config.proxy_specs);
+	free(server_config.proxy_trusted);
 }
 
 /* Append s to the list *v of *n strings. */
@@ -234,9 +260,10 @@ server_parse_args(int argc, char **argv, int *verbosity)
 	server_config.drain_timeout_us = 10 * 1000000ULL;
 	server_config.backlog = 4096;
 	server_config.workers = 1;
+	server_config.udp_sources = 65536;
 
 #define BAD(opt) usage_error(server_progname, "--%s: %s", opt, cause)
-	while ((ch = parse_getopt(server_progname, argc, argv, ":l:vqhV",
+	while ((ch = parse_getopt(server_progname, argc, argv, ":l:u:vqhV",
 	    server_options)) != -1) {
 		switch (ch) {
 		case 'l':
@@ -331,6 +358,24 @@ server_parse_args(int argc, char **argv, int *verbosity)
 			server_config.nproxy_trusted++;
 			break;
 		case 'u':
+			server_config.udp = server_append(server_config.udp,
+			    &server_config.nudp, optarg);
+			break;
+		case 'R':
+			if (parse_count(optarg, 0, 1000000000, &v, &cause) != 0)
+				BAD("udp-rate");
+			server_config.udp_rate = v;
+			break;
+		case 'e':
+			if (parse_count(optarg, 1, 1 << 24, &v, &cause) != 0)
+				BAD("udp-sources");
+			server_config.udp_sources = v;
+			server_udp_sources_set = 1;
+			break;
+		case 'o':
+			server_config.udp_allow_low_ports = 1;
+			break;
+		case 'U':
 			if (service_user_check(optarg, &cause) != 0)
 				BAD("user");
 			server_config.user = optarg;
@@ -356,6 +401,10 @@ server_parse_args(int argc, char **argv, int *verbosity)
 	if (server_config.syslog && server_config.log_file != NULL)
 		usage_error(server_progname, "--syslog and --log-file: choose "
 		    "one");
+	if (server_config.nudp == 0 && (server_config.udp_rate != 0 ||
+	    server_config.udp_allow_low_ports || server_udp_sources_set))
+		usage_error(server_progname, "--udp-rate, --udp-sources and "
+		    "--udp-allow-low-ports need --udp");
 	if (optind < argc)
 		usage_error(server_progname, "unexpected argument '%s'",
 		    argv[optind]);
@@ -363,8 +412,8 @@ server_parse_args(int argc, char **argv, int *verbosity)
 }
 
 /*
- * The sockets systemd passed, then every -l; without either, the default
- * address.  Exits on failure.
+ * The sockets systemd passed, then every -l and -u; without any, the
+ * default TCP address.  Exits on failure.
  */
 static void
 server_listen(void)
@@ -387,7 +436,7 @@ server_listen(void)
 		log_errorx("%s", cause);
 		exit(1);
 	}
-	if (adopted == 0 && n == 0) {
+	if (adopted == 0 && n == 0 && server_config.nudp == 0) {
 		specs = fallback;
 		n = 1;
 	}
@@ -397,6 +446,16 @@ server_listen(void)
 		break;
 	case LISTENER_BAD_ADDRESS:
 		usage_error(server_progname, "--listen: %s", cause);
+	default:
+		log_errorx("%s", cause);
+		exit(1);
+	}
+	switch (listener_open_udp(server_config.udp, server_config.nudp,
+	    reuse_port, &cause)) {
+	case 0:
+		break;
+	case LISTENER_BAD_ADDRESS:
+		usage_error(server_progname, "--udp: %s", cause);
 	default:
 		log_errorx("%s", cause);
 		exit(1);
@@ -619,7 +678,7 @@ server_supervise(char **argv)
 	systemd_cleanup();
 	service_pidfile_remove();
 	event_base_free(server_base);
-	free((void *)server_config.listen);
+	server_config_free();
 	libevent_global_shutdown();
 	log_close();
 	return (status);
@@ -640,7 +699,7 @@ server_serve(const int *fds, size_t n)
 	if (conn_setup() != 0)
 		fatalx("cannot set up the idle timeout");
 	if (fds != NULL &&
-	    listener_adopt(fds, server_worker_proxy, n, &cause) != 0)
+	    listener_adopt(fds, server_worker_kinds, n, &cause) != 0)
 		fatalx("%s", cause);
 	server_set_max_conns();
 	server_stats->max_conns = server_config.max_conns;
@@ -650,7 +709,9 @@ server_serve(const int *fds, size_t n)
 	/* A worker's slot keeps what the processes before it counted. */
 	lost_before = server_stats->bytes_lost_stopping;
 	if (source_setup(server_config.max_conns_per_source,
-	    server_config.max_conns, &cause) != 0)
+	    server_config.max_conns, &cause) != 0 ||
+	    udp_rate_setup(server_config.udp_rate, server_config.udp_sources,
+	    &cause) != 0)
 		fatalx("%s", cause);
 	if (server_worker == 0)
 		server_become_service();
@@ -704,6 +765,7 @@ server_serve(const int *fds, size_t n)
 	prelude_close_all();
 	conn_cleanup();
 	source_free();
+	udp_rate_free();
 	systemd_cleanup();
 	metrics_stop();
 	if (server_worker != 0)
@@ -718,7 +780,7 @@ server_serve(const int *fds, size_t n)
 	if (server_drain_ev != NULL)
 		event_free(server_drain_ev);
 	event_base_free(server_base);
-	free((void *)server_config.listen);
+	server_config_free();
 	libevent_global_shutdown();
 	log_close();
 	return (server_exit_status);
@@ -735,7 +797,7 @@ main(int argc, char **argv)
 	server_parse_args(argc, argv, &verbosity);
 	server_worker_nfds = SUPERVISOR_MAX_LISTEN;
 	switch (supervisor_worker_env(&server_worker, &server_stats,
-	    server_worker_fds, server_worker_proxy, &server_worker_nfds,
+	    server_worker_fds, server_worker_kinds, &server_worker_nfds,
 	    &cause)) {
 	case 0:
 		if (server_config.greeting_fmt != NULL &&

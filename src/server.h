@@ -37,6 +37,11 @@ struct server_config {
 	size_t		  nproxy_specs;
 	struct cidr	 *proxy_trusted; /* --proxy-trusted; none: all */
 	size_t		  nproxy_trusted;
+	const char	**udp;		/* UDP address specs, -u */
+	size_t		  nudp;
+	uint64_t	  udp_rate;	/* datagrams/s per source; 0: no cap */
+	uint64_t	  udp_sources;	/* --udp-sources: rate table entries */
+	int		  udp_allow_low_ports;
 	char		  greeting[GREETING_MAX]; /* expanded: one line */
 	size_t		  greeting_len;	/* 0: no greeting */
 };
@@ -63,6 +68,17 @@ enum close_reason {
 	CLOSE_REASONS
 };
 
+/* Why a datagram received was not echoed. */
+enum udp_drop_reason {
+	UDP_DROP_LOOP,		/* from port 0, a small service or ours, or
+				   a broadcast or multicast address */
+	UDP_DROP_LOW_PORT,	/* from a port below 1024 */
+	UDP_DROP_RATE,		/* its source over --udp-rate */
+	UDP_DROP_SEND_ERROR,	/* the send buffer full, or refused */
+	UDP_DROP_OVERFLOW,	/* the kernel's: our receive buffer was full */
+	UDP_DROP_REASONS
+};
+
 /*
  * Counters for SIGUSR1, the exit summary and --metrics: plain integers,
  * written by this process's one thread alone.
@@ -85,11 +101,17 @@ struct server_stats {
 	uint64_t	mem_full_events; /* times --max-memory was reached */
 	uint64_t	mem_full_us;	/* time spent there, until the last exit */
 	uint64_t	mem_held;	/* bytes held now, as --max-memory counts */
+	uint64_t	udp_in;		/* datagrams received */
+	uint64_t	udp_in_bytes;
+	uint64_t	udp_out;	/* datagrams echoed */
+	uint64_t	udp_out_bytes;
+	uint64_t	udp_dropped[UDP_DROP_REASONS];
 	/* Set once at start, for sums and the status page. */
 	uint64_t	max_conns;
 	uint64_t	max_memory;
 	uint64_t	pid;
 	uint64_t	starts;		/* processes that served this slot */
+	uint64_t	udp_sockets;	/* UDP sockets served, 0: no UDP */
 };
 
 /* server.c */
@@ -120,19 +142,28 @@ void	prelude_close_all(void);
 
 /* listener.c */
 #define LISTENER_BAD_ADDRESS	(-2)
+/* What a socket serves, as a supervisor passes it on to its workers. */
+enum listener_kind {
+	LISTENER_ECHO,		/* TCP */
+	LISTENER_PROXY,		/* TCP, a PROXY header first */
+	LISTENER_UDP
+};
 void	listener_admit(int fd, const struct sockaddr *sa, socklen_t len);
 int	listener_adopt_activated(char **cause);
 int	listener_hold_for(size_t nslots, int backlog, char **cause);
 const int *listener_slot_fds(size_t slot);
-int	listener_adopt(const int *fds, const int *proxy, size_t n,
+int	listener_adopt(const int *fds, const int *kinds, size_t n,
 	    char **cause);
 int	listener_is_proxy(size_t i);
-int	listener_bind(const char *spec, const char *default_port, int backlog,
-	    int reuse_port,
+int	listener_kind(size_t i);
+int	listener_bind(const char *spec, const char *default_port, int type,
+	    int backlog, int reuse_port,
 	    int (*seen)(const struct sockaddr *, socklen_t),
 	    int (*add)(int, const char *, void *, char **), void *arg,
 	    char **cause);
 int	listener_open_all(const char **specs, size_t n, int backlog, int reuse_port,
+	    char **cause);
+int	listener_open_udp(const char **specs, size_t n, int reuse_port,
 	    char **cause);
 size_t	listener_count(void);
 const struct sockaddr *listener_address(size_t i);
@@ -150,8 +181,22 @@ size_t	conn_count(void);
 size_t	conn_memory(void);
 uint64_t conn_mem_full_us(void);
 
+/* udp.c */
+int	udp_add(int fd, char **cause);
+void	udp_close_all(void);
+
+/* udp-rate.c */
+int	udp_rate_setup(uint64_t rate, uint64_t entries, char **cause);
+int	udp_rate_admit(const struct sockaddr *sa, uint64_t now_ns);
+void	udp_rate_free(void);
+
 /* source.c */
 #define SOURCE_MAX_ENTRIES	65536
+struct in6_addr;
+int	source_key(const struct sockaddr *sa, struct in6_addr *key);
+uint32_t source_hash(const struct in6_addr *key, uint64_t seed,
+	    uint32_t nbuckets);
+uint64_t source_seed_new(const void *salt);
 int	source_setup(uint64_t cap, uint64_t max_conns, char **cause);
 void	source_free(void);
 int	source_admit(const struct sockaddr *sa);
@@ -165,7 +210,7 @@ size_t	source_count(void);
 int	supervisor_parse(const char *s, unsigned *n, char **cause);
 struct server_stats *supervisor_slots(size_t n, char **cause);
 int	supervisor_worker_env(unsigned *worker, struct server_stats **stats,
-	    int *fds, int *proxy, size_t *nfds, char **cause);
+	    int *fds, int *kinds, size_t *nfds, char **cause);
 void	supervisor_worker_ready(unsigned worker);
 int	supervisor_run(char **argv);
 
@@ -178,6 +223,7 @@ void	metrics_stop(void);
 /* stats.c */
 extern const char *const stats_reject_names[REJECT_REASONS];
 extern const char *const stats_close_names[CLOSE_REASONS];
+extern const char *const stats_udp_drop_names[UDP_DROP_REASONS];
 void	stats_sum(struct server_stats *sum, const struct server_stats *slots,
 	    size_t n);
 void	stats_log(const char *label, const struct server_stats *s,

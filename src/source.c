@@ -86,10 +86,19 @@ source_setup(uint64_t cap, uint64_t max_conns, char **cause)
 		source_entries[i].next = i + 1 < n ? i + 1 : SOURCE_NONE;
 	source_free_head = 0;
 	source_used = 0;
-	/* A seed per process: chains cannot be made long from outside. */
-	source_seed = ((uint64_t)time(NULL) << 20) ^ (uint64_t)getpid() ^
-	    (uint64_t)(uintptr_t)source_entries;
+	source_seed = source_seed_new(source_entries);
 	return (0);
+}
+
+/*
+ * A seed per process and table (salt: its address), so that chains
+ * cannot be made long from outside.
+ */
+uint64_t
+source_seed_new(const void *salt)
+{
+	return (((uint64_t)time(NULL) << 20) ^ (uint64_t)getpid() ^
+	    (uint64_t)(uintptr_t)salt);
 }
 
 /* Free the table and the timer; the cap is off afterwards. */
@@ -107,8 +116,11 @@ source_free(void)
 	source_free_head = SOURCE_NONE;
 }
 
-/* The key of an address: IPv6, or IPv4 mapped into IPv6; -1 otherwise. */
-static int
+/*
+ * The key of an address: IPv6, or IPv4 mapped into IPv6; -1 otherwise.
+ * Every per-source table keys on it (this one, udp-rate.c's).
+ */
+int
 source_key(const struct sockaddr *sa, struct in6_addr *key)
 {
 	const struct sockaddr_in	*sin;
@@ -127,19 +139,22 @@ source_key(const struct sockaddr *sa, struct in6_addr *key)
 	return (0);
 }
 
-/* The bucket of a key: 64-bit multiply-xorshift mixing of both halves. */
-static uint32_t
-source_hash(const struct in6_addr *key)
+/*
+ * The bucket of a key among nbuckets (a power of two): 64-bit
+ * multiply-xorshift mixing of both halves with the table's seed.
+ */
+uint32_t
+source_hash(const struct in6_addr *key, uint64_t seed, uint32_t nbuckets)
 {
 	uint64_t	a, b, h;
 
 	memcpy(&a, &key->s6_addr[0], 8);
 	memcpy(&b, &key->s6_addr[8], 8);
-	h = (a ^ source_seed) * 0x9E3779B97F4A7C15ULL;
+	h = (a ^ seed) * 0x9E3779B97F4A7C15ULL;
 	h ^= h >> 29;
 	h = (h ^ b) * 0xBF58476D1CE4E5B9ULL;
 	h ^= h >> 32;
-	return ((uint32_t)h & (source_nbuckets - 1));
+	return ((uint32_t)h & (nbuckets - 1));
 }
 
 /* Find the entry for key; *prev gets its predecessor in the chain. */
@@ -194,7 +209,7 @@ source_admit(const struct sockaddr *sa)
 
 	if (source_cap == 0 || source_key(sa, &key) != 0)
 		return (0);
-	bucket = source_hash(&key);
+	bucket = source_hash(&key, source_seed, source_nbuckets);
 	if ((i = source_find(&key, bucket, &prev)) != SOURCE_NONE) {
 		if (source_entries[i].count >= source_cap) {
 			source_refuse(sa);
@@ -229,7 +244,7 @@ source_release(const struct sockaddr *sa)
 
 	if (source_cap == 0 || source_key(sa, &key) != 0)
 		return;
-	bucket = source_hash(&key);
+	bucket = source_hash(&key, source_seed, source_nbuckets);
 	if ((i = source_find(&key, bucket, &prev)) == SOURCE_NONE)
 		return;
 	if (--source_entries[i].count > 0)
@@ -252,7 +267,8 @@ source_open(const struct sockaddr *sa)
 
 	if (source_cap == 0 || source_key(sa, &key) != 0)
 		return (0);
-	i = source_find(&key, source_hash(&key), &prev);
+	i = source_find(&key, source_hash(&key, source_seed, source_nbuckets),
+	    &prev);
 	return (i == SOURCE_NONE ? 0 : source_entries[i].count);
 }
 

@@ -15,6 +15,9 @@ const char *const stats_reject_names[REJECT_REASONS] = {
 const char *const stats_close_names[CLOSE_REASONS] = {
 	"client", "idle_timeout", "reset", "error", "drained", "drain_cutoff"
 };
+const char *const stats_udp_drop_names[UDP_DROP_REASONS] = {
+	"loop", "low_port", "rate", "send_error", "overflow"
+};
 
 /* stats_sum() adds the struct up as an array of counters. */
 _Static_assert(sizeof (struct server_stats) % sizeof (uint64_t) == 0,
@@ -54,7 +57,7 @@ void
 stats_log(const char *label, const struct server_stats *s,
     uint64_t mem_full_us)
 {
-	char		greeted[48] = "";
+	char		greeted[48] = "", udp[256] = "";
 	uint64_t	rejected;
 
 	rejected = s->rejected[REJECT_MAX_CONNS] +
@@ -64,10 +67,23 @@ stats_log(const char *label, const struct server_stats *s,
 	if (server_config.greeting_len != 0)
 		snprintf(greeted, sizeof greeted, ", %llu greeted",
 		    (unsigned long long)s->greetings);
+	if (s->udp_sockets != 0)
+		snprintf(udp, sizeof udp, "; udp datagrams %llu in (%llu "
+		    "bytes), %llu out (%llu bytes), not echoed %llu loop, %llu "
+		    "low_port, %llu rate, %llu send_error, %llu overflow",
+		    (unsigned long long)s->udp_in,
+		    (unsigned long long)s->udp_in_bytes,
+		    (unsigned long long)s->udp_out,
+		    (unsigned long long)s->udp_out_bytes,
+		    (unsigned long long)s->udp_dropped[UDP_DROP_LOOP],
+		    (unsigned long long)s->udp_dropped[UDP_DROP_LOW_PORT],
+		    (unsigned long long)s->udp_dropped[UDP_DROP_RATE],
+		    (unsigned long long)s->udp_dropped[UDP_DROP_SEND_ERROR],
+		    (unsigned long long)s->udp_dropped[UDP_DROP_OVERFLOW]);
 	log_info("%s: connections %llu open, %llu peak, %llu accepted, "
 	    "%llu rejected, %llu refused per source, %llu accept errors%s; "
 	    "bytes %llu in, %llu out, %llu dropped; memory %llu held, at "
-	    "--max-memory %llu times for %.3f s", label,
+	    "--max-memory %llu times for %.3f s%s", label,
 	    (unsigned long long)s->open, (unsigned long long)s->peak,
 	    (unsigned long long)s->accepted, (unsigned long long)rejected,
 	    (unsigned long long)s->rejected[REJECT_PER_SOURCE],
@@ -75,5 +91,6 @@ stats_log(const char *label, const struct server_stats *s,
 	    (unsigned long long)s->bytes_in, (unsigned long long)s->bytes_out,
 	    (unsigned long long)s->bytes_dropped,
 	    (unsigned long long)s->mem_held,
-	    (unsigned long long)s->mem_full_events, (double)mem_full_us / 1e6);
+	    (unsigned long long)s->mem_full_events, (double)mem_full_us / 1e6,
+	    udp);
 }

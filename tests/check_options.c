@@ -91,6 +91,7 @@ static const struct {
 	/* A numeric host (0.0.0.1): refused by bind, exit 1, not parsing. */
 	{ "evecho-server", "listen", "0.0000001" },
 	{ "evecho-server", "metrics", "0.0000001" },
+	{ "evecho-server", "udp", "0.0000001" },
 };
 
 /* Read a whole file into an allocated string. */

@@ -107,17 +107,18 @@ class Server:
             preexec_fn=preexec)
         PROCS.append(self.proc)
         self.ready = []
-        self.ports = []
+        self.ports = []       # TCP: (host, port) for each line
+        self.udp_ports = []   # -u: the same
         deadline = time.monotonic() + ready_secs
         while time.monotonic() < deadline:
             line = self.proc.stdout.readline()
             if not line:
                 break
             self.ready.append(line.strip())
-            m = re.match(r"listening on (.*):(\d+)$", line.strip())
+            m = re.match(r"listening on (udp )?(.*):(\d+)$", line.strip())
             if m:
-                self.ports.append((m.group(1).strip("[]"),
-                                   int(m.group(2))))
+                (self.udp_ports if m.group(1) else self.ports).append(
+                    (m.group(2).strip("[]"), int(m.group(3))))
             if line.startswith("metrics on "):
                 break
         self.port = self.ports[0][1] if self.ports else None
