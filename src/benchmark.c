@@ -119,7 +119,7 @@ bench_usage(void)
 "                           (counts -c, -n and --rate take k, m, g as\n"
 "                           powers of 1000: 10k, 1.5m)\n"
 "  -d, --depth=N            pingpong: messages in flight per connection\n"
-"                           (default 1)\n"
+"                           (--udp: datagrams per flow; default 1)\n"
 "  -t, --time=DURATION      measure for DURATION: 10, 1.5s, 500ms, 2m\n"
 "                           (default 10s)\n"
 "  -w, --warmup=DURATION    run this long first without counting (default 1s)\n"
