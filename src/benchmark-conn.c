@@ -30,6 +30,12 @@
 #include "pattern.h"
 #include "sock.h"
 
+static int	conn_setup(struct bench_conn *, struct bench_thread *,
+		    uint64_t);
+static void	conn_free(struct bench_conn *);
+static void	conn_send_first(struct bench_conn *, uint64_t);
+static void	conn_sweep(struct bench_conn *, uint64_t);
+static void	conn_stop(struct bench_conn *);
 static void	conn_start(struct bench_conn *, uint64_t);
 static void	conn_flush(struct bench_conn *, uint64_t);
 static void	conn_received_bad(struct bench_conn *, const unsigned char *,
@@ -41,6 +47,11 @@ static void	conn_greet_read_cb(evutil_socket_t, short, void *);
 static void	conn_write_cb(evutil_socket_t, short, void *);
 static void	conn_timer_cb(evutil_socket_t, short, void *);
 static int	conn_reconnect(struct bench_conn *, uint64_t);
+
+const struct bench_flow_ops conn_flow = {
+	bench_pick_target, conn_setup, conn_free, conn_begin,
+	conn_send_first, conn_sweep, conn_stop
+};
 
 /* Arm ev to fire after us microseconds. */
 void
@@ -157,7 +168,7 @@ conn_opened(struct bench_conn *c)
 }
 
 /* Issue and send c's first messages; close it if there are none. */
-void
+static void
 conn_send_first(struct bench_conn *c, uint64_t now)
 {
 	bench_config.mode->issue(c, now);
@@ -412,7 +423,7 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Count an error once, and log the first few a thread sees. */
-static void
+void
 conn_count_error(struct bench_conn *c, enum conn_why why, const char *cause)
 {
 	struct bench_thread	*thr = c->thr;
@@ -535,8 +546,30 @@ conn_reconnect(struct bench_conn *c, uint64_t now)
 	return (0);
 }
 
+/* Time c out if its connect, or the echo it waits for, is overdue. */
+static void
+conn_sweep(struct bench_conn *c, uint64_t now)
+{
+	uint64_t	limit = bench_config.timeout_us * 1000;
+
+	if (c->state == CONN_CONNECTING && now - c->started_ns > limit)
+		conn_close(c, WHY_TIMEOUT, c->greet != NULL ?
+		    "no greeting" : "no connection");
+	else if ((c->state == CONN_OPEN || c->state == CONN_HELD) &&
+	    c->recvd < c->target && now - c->last_ns > limit)
+		conn_close(c, WHY_TIMEOUT, "no echo");
+}
+
+/* The run is over: close c if it is open, as no failure. */
+static void
+conn_stop(struct bench_conn *c)
+{
+	if (c->state != CONN_IDLE)
+		conn_close(c, WHY_STOP, NULL);
+}
+
 /* Set up slot c of thr, connection number index: its events.  0 or -1. */
-int
+static int
 conn_setup(struct bench_conn *c, struct bench_thread *thr, uint64_t index)
 {
 	c->thr = thr;
@@ -558,7 +591,7 @@ conn_setup(struct bench_conn *c, struct bench_thread *thr, uint64_t index)
 }
 
 /* Free what conn_setup made. */
-void
+static void
 conn_free(struct bench_conn *c)
 {
 	if (c->rev != NULL)

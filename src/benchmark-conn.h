@@ -65,15 +65,18 @@ struct bench_conn {
 	char			*greet;		/* --expect-greeting: the line so
 						 * far, while awaited; or NULL */
 	size_t			 greet_len;
+	struct udp_flow		*udp;		/* --udp: benchmark-udp.c's */
 };
 
 /* benchmark-conn.c */
-int	 conn_setup(struct bench_conn *, struct bench_thread *, uint64_t);
-void	 conn_free(struct bench_conn *);
+extern const struct bench_flow_ops conn_flow;
 void	 conn_begin(struct bench_conn *, uint64_t);
-void	 conn_send_first(struct bench_conn *, uint64_t);
 void	 conn_close(struct bench_conn *, enum conn_why, const char *);
+void	 conn_count_error(struct bench_conn *, enum conn_why, const char *);
 void	 conn_arm(struct event *, uint64_t);
+
+/* benchmark-mode.c */
+uint64_t mode_rate_due(const struct bench_conn *, uint64_t);
 
 /* benchmark-thread.c */
 void	 thread_count(struct bench_thread *, uint64_t, uint64_t);

@@ -200,6 +200,34 @@ static const struct {
 	{ "mismatched_bytes", offsetof(struct bench_stats, mismatched_bytes) },
 };
 
+/* --udp's counts, in its results only ("corrupted" is "mismatches"). */
+static const struct {
+	const char	*key;
+	size_t		 offset;
+} merge_udp_sums[] = {
+	{ "sent", offsetof(struct bench_udp, sent) },
+	{ "received", offsetof(struct bench_udp, received) },
+	{ "lost", offsetof(struct bench_udp, lost) },
+	{ "late", offsetof(struct bench_udp, late) },
+	{ "duplicated", offsetof(struct bench_udp, duplicated) },
+	{ "reordered", offsetof(struct bench_udp, reordered) },
+	{ "lost_measured", offsetof(struct bench_udp, lost_measured) },
+};
+
+/* 1 if obj is a --udp result (its "transport" says so), else 0. */
+static int
+merge_is_udp(const char *path, json_t *obj)
+{
+	json_t	*v = json_object_get(obj, "transport");
+
+	if (v == NULL)
+		return (0);
+	if (!json_is_string(v) || (strcmp(json_string_value(v), "udp") != 0 &&
+	    strcmp(json_string_value(v), "tcp") != 0))
+		MERGE_BAD(path, "'transport' is not \"tcp\" or \"udp\"");
+	return (strcmp(json_string_value(v), "udp") == 0);
+}
+
 /*
  * Merge the n results in files into bench_config and *st (the settings of
  * the first, counts added), and *seconds (the longest).  A file that is
@@ -214,7 +242,7 @@ bench_merge(char *const files[], int n, struct bench_stats *st,
 	const char		*path;
 	double			 secs;
 	size_t			 k;
-	int			 i;
+	int			 i, udp = 0;
 
 	atexit(merge_free);
 	memset(st, 0, sizeof *st);
@@ -231,8 +259,9 @@ bench_merge(char *const files[], int n, struct bench_stats *st,
 		if (!json_is_string(v))
 			MERGE_BAD(path, "'mode' is not a string");
 		if (i == 0) {
-			if ((cf->mode = bench_mode_find(json_string_value(v))) ==
-			    NULL)
+			udp = merge_is_udp(path, obj);
+			if ((cf->mode = bench_mode_find(json_string_value(v),
+			    udp)) == NULL)
 				MERGE_BAD(path, "mode '%s' is not one of ours",
 				    json_string_value(v));
 			cf->size = merge_uint(path, obj, "size");
@@ -247,6 +276,9 @@ bench_merge(char *const files[], int n, struct bench_stats *st,
 			    "first is %s with %llu", json_string_value(v),
 			    (unsigned long long)merge_uint(path, obj, "size"),
 			    cf->mode->name, (unsigned long long)cf->size);
+		} else if (merge_is_udp(path, obj) != udp) {
+			MERGE_BAD(path, "it is a %s result, the first is %s",
+			    udp ? "TCP" : "UDP", udp ? "UDP" : "TCP");
 		} else if (!json_is_string(v = json_object_get(obj, "target")) ||
 		    strcmp(json_string_value(v), cf->target_name) != 0)
 			snprintf(cf->target_name, sizeof cf->target_name,
@@ -257,6 +289,11 @@ bench_merge(char *const files[], int n, struct bench_stats *st,
 		for (k = 0; k < sizeof merge_sums / sizeof merge_sums[0]; k++)
 			*(uint64_t *)((char *)st + merge_sums[k].offset) +=
 			    merge_uint(path, obj, merge_sums[k].key);
+		for (k = 0; udp && k < sizeof merge_udp_sums /
+		    sizeof merge_udp_sums[0]; k++)
+			*(uint64_t *)((char *)&st->udp +
+			    merge_udp_sums[k].offset) += merge_uint(path, obj,
+			    merge_udp_sums[k].key);
 		st->cpu_seconds += merge_real(path, obj, "cpu_seconds");
 		if ((secs = merge_real(path, obj, "wall_seconds")) >
 		    st->wall_seconds)

@@ -3,7 +3,8 @@
  * says what a connection may send now (issue), what its echoed bytes
  * complete (complete), and what it keeps when one closes; the connection
  * (benchmark-conn.c) does the sending, reading and checking for all of
- * them.  A new mode is one new entry here.
+ * them.  A new mode is one new entry here; one of another transport
+ * (--udp) names its flow's operations instead (benchmark-udp.c).
  */
 #include <sys/types.h>
 
@@ -17,10 +18,10 @@
 /*
  * The time --rate meant message k of c to go out: each connection has its
  * share of the rate, from when it may start (a --ramp spreads those, so
- * the rate rises with the connections).
+ * the rate rises with the connections).  UDP flows keep the same schedule.
  */
-static uint64_t
-pingpong_scheduled(const struct bench_conn *c, uint64_t k)
+uint64_t
+mode_rate_due(const struct bench_conn *c, uint64_t k)
 {
 	double	slot = (double)(c->index + k * bench_config.conns);
 
@@ -47,7 +48,7 @@ pingpong_issue(struct bench_conn *c, uint64_t now)
 	while (c->issued - c->done < bench_config.depth && thr->budget > 0) {
 		t = now;
 		if (bench_config.rate != 0) {
-			t = pingpong_scheduled(c, c->scheduled);
+			t = mode_rate_due(c, c->scheduled);
 			if (t > now) {
 				if (!event_pending(c->timer_ev, EV_TIMEOUT,
 				    NULL))
@@ -201,28 +202,35 @@ hold_closed(struct bench_conn *c, int was, int why)
 		LIVE_SET(thr->live.settled, 1);
 }
 
+/*
+ * --udp has one mode: pingpong, -d datagrams in flight per flow, or
+ * --rate; the flow (benchmark-udp.c) keeps its own rules.
+ */
 static const struct bench_mode_ops bench_modes[] = {
 	{ "pingpong", MODE_WAITS | MODE_DEPTH | MODE_RATE | MODE_RECONNECTS,
-	    pingpong_setup,
+	    &conn_flow, pingpong_setup,
 	    pingpong_issue, NULL, pingpong_complete, NULL },
-	{ "stream", MODE_WAITS | MODE_WINDOW | MODE_RECONNECTS, NULL,
-	    stream_issue, stream_sent, stream_complete, NULL },
-	{ "connect", MODE_RECYCLES, NULL, single_issue, NULL,
+	{ "stream", MODE_WAITS | MODE_WINDOW | MODE_RECONNECTS, &conn_flow,
+	    NULL, stream_issue, stream_sent, stream_complete, NULL },
+	{ "connect", MODE_RECYCLES, &conn_flow, NULL, single_issue, NULL,
 	    connect_complete, NULL },
-	{ "hold", MODE_SETTLES, NULL, single_issue, NULL, hold_complete,
-	    hold_closed },
+	{ "hold", MODE_SETTLES, &conn_flow, NULL, single_issue, NULL,
+	    hold_complete, hold_closed },
+	{ "pingpong", MODE_WAITS | MODE_DEPTH | MODE_RATE | MODE_DATAGRAM |
+	    MODE_DRAINS, &udp_flow, NULL, NULL, NULL, NULL, NULL },
 };
 
 const struct bench_mode_ops *const bench_mode_default = &bench_modes[0];
 
-/* The mode called name, or NULL. */
+/* The mode called name, of datagrams (--udp) or not; or NULL. */
 const struct bench_mode_ops *
-bench_mode_find(const char *name)
+bench_mode_find(const char *name, int datagram)
 {
 	size_t	i;
 
 	for (i = 0; i < sizeof bench_modes / sizeof bench_modes[0]; i++) {
-		if (strcmp(name, bench_modes[i].name) == 0)
+		if (strcmp(name, bench_modes[i].name) == 0 &&
+		    !(bench_modes[i].flags & MODE_DATAGRAM) == !datagram)
 			return (&bench_modes[i]);
 	}
 	return (NULL);

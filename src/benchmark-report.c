@@ -13,27 +13,37 @@
 
 static int	report_progress_shown;
 
-/* One progress line on standard error: rewritten in place on a terminal. */
+/*
+ * One progress line on standard error, from the workers' live counts
+ * summed: rewritten in place on a terminal.
+ */
 void
-report_progress(double t, double rate, uint64_t open, uint64_t held,
-    uint64_t errors, uint64_t mismatches, const char *phase)
+report_progress(double t, double rate, const struct bench_live *l,
+    const char *phase)
 {
 	int	tty = isatty(STDERR_FILENO);
-	char	heldbuf[48] = "", ratebuf[48];
+	char	heldbuf[48] = "", ratebuf[48], udpbuf[160] = "";
 
 	if ((bench_config.mode->flags & MODE_SETTLES))
 		snprintf(heldbuf, sizeof heldbuf, ", %llu held",
-		    (unsigned long long)held);
+		    (unsigned long long)l->held);
 	/* Stream "messages" are only the unit of -s: bytes say more. */
 	if (bench_config.mode->flags & MODE_WINDOW)
 		snprintf(ratebuf, sizeof ratebuf, "%.1f MB/s",
 		    rate * (double)bench_config.size / 1e6);
 	else
 		snprintf(ratebuf, sizeof ratebuf, "%.0f msg/s", rate);
+	if (bench_config.mode->flags & MODE_DATAGRAM)
+		snprintf(udpbuf, sizeof udpbuf, ", %llu sent, %llu lost, "
+		    "%llu late, %llu duplicated, %llu reordered",
+		    (unsigned long long)l->sent, (unsigned long long)l->lost,
+		    (unsigned long long)l->late,
+		    (unsigned long long)l->duplicated,
+		    (unsigned long long)l->reordered);
 	fprintf(stderr, "%s%6.1f s: %s, %llu open%s, %llu errors, "
-	    "%llu mismatches%s%s%s", tty ? "\r" : "", t, ratebuf,
-	    (unsigned long long)open, heldbuf, (unsigned long long)errors,
-	    (unsigned long long)mismatches, phase != NULL ? " (" : "",
+	    "%llu mismatches%s%s%s%s", tty ? "\r" : "", t, ratebuf,
+	    (unsigned long long)l->open, heldbuf, (unsigned long long)l->errors,
+	    (unsigned long long)l->mismatches, udpbuf, phase != NULL ? " (" : "",
 	    phase != NULL ? phase : "", phase != NULL ? ")" : "");
 	fputs(tty ? "\033[K" : "\n", stderr);
 	fflush(stderr);
@@ -84,15 +94,23 @@ report_cpu_percent(const struct bench_stats *st)
 
 /*
  * With --rate: the share of it reached, 0 to 1 (and more), or -1 without
- * --rate or measured time.
+ * --rate or measured time.  A datagram lost was sent all the same.
  */
-static double
+double
 report_rate_reached(const struct bench_stats *st, double seconds)
 {
 	if (bench_config.rate == 0 || seconds <= 0)
 		return (-1);
-	return (report_rate(st->messages + st->mismatches, seconds) /
-	    (double)bench_config.rate);
+	return (report_rate(st->messages + st->mismatches +
+	    st->udp.lost_measured, seconds) / (double)bench_config.rate);
+}
+
+/* --udp: the lost, in percent of the sent. */
+static double
+report_loss_percent(const struct bench_stats *st)
+{
+	return (st->udp.sent > 0 ? (double)st->udp.lost * 100 /
+	    (double)st->udp.sent : 0);
 }
 
 /*
@@ -137,13 +155,19 @@ report_human(const struct bench_stats *st, double seconds)
 	const struct bench_config	*cf = &bench_config;
 	const struct hist		*h = &st->hist;
 	double				 mps = report_rate(st->messages, seconds);
+	const char			*unit = "connections";
 
-	printf("%s to %s: %llu connections", cf->mode->name,
-	    cf->target_name, (unsigned long long)cf->conns);
+	if (cf->mode->flags & MODE_DATAGRAM) {
+		unit = "flows";
+		printf("udp ");
+	}
+	printf("%s to %s: %llu %s", cf->mode->name, cf->target_name,
+	    (unsigned long long)cf->conns, unit);
 	if (st->open_at_start < cf->conns)
 		printf(" (%llu open when sending began)",
 		    (unsigned long long)st->open_at_start);
-	printf(", %llu-byte messages", (unsigned long long)cf->size);
+	printf(", %llu-byte %s", (unsigned long long)cf->size,
+	    (cf->mode->flags & MODE_DATAGRAM) ? "datagrams" : "messages");
 	if ((cf->mode->flags & MODE_DEPTH))
 		printf(", depth %llu", (unsigned long long)cf->depth);
 	if ((cf->mode->flags & MODE_WINDOW))
@@ -177,6 +201,17 @@ report_human(const struct bench_stats *st, double seconds)
 	}
 	if ((cf->mode->flags & MODE_RECYCLES))
 		printf("  connections %.1f/s\n", mps);
+	if (cf->mode->flags & MODE_DATAGRAM) {
+		printf("  datagrams   %llu sent, %llu received, %llu lost "
+		    "(%.3f%%), %llu late, %llu duplicated, %llu reordered, "
+		    "%llu corrupted\n", (unsigned long long)st->udp.sent,
+		    (unsigned long long)st->udp.received,
+		    (unsigned long long)st->udp.lost, report_loss_percent(st),
+		    (unsigned long long)st->udp.late,
+		    (unsigned long long)st->udp.duplicated,
+		    (unsigned long long)st->udp.reordered,
+		    (unsigned long long)st->mismatches);
+	}
 	report_human_latency("latency us ", h, "samples");
 	report_human_latency("connect us ", &st->connect_hist, "connects");
 	printf("  errors      %llu: %llu connect, %llu closed, %llu resets, "
@@ -308,8 +343,9 @@ report_json(const struct bench_stats *st, double seconds)
 	const struct hist		*h = &st->hist;
 	double				 mps = report_rate(st->messages, seconds);
 
-	printf("{\"type\":\"result\",\"mode\":\"%s\",\"target\":",
-	    cf->mode->name);
+	printf("{\"type\":\"result\",\"mode\":\"%s\",%s\"target\":",
+	    cf->mode->name, (cf->mode->flags & MODE_DATAGRAM) ?
+	    "\"transport\":\"udp\"," : "");
 	report_json_string(cf->target_name);
 	printf(",\"connections\":%llu,"
 	    "\"size\":%llu,\"depth\":%llu,\"threads\":%d,\"rate\":%llu,"
@@ -366,6 +402,21 @@ report_json(const struct bench_stats *st, double seconds)
 		printf("\"first_mismatch\":null,");
 	if (cf->expect_greeting)
 		report_json_greetings(&st->greets);
+	if (cf->mode->flags & MODE_DATAGRAM) {
+		printf("\"sent\":%llu,\"received\":%llu,\"lost\":%llu,"
+		    "\"late\":%llu,\"duplicated\":%llu,\"reordered\":%llu,"
+		    "\"corrupted\":%llu,\"lost_measured\":%llu,"
+		    "\"loss_percent\":%.6f,\"max_loss_percent\":%g,",
+		    (unsigned long long)st->udp.sent,
+		    (unsigned long long)st->udp.received,
+		    (unsigned long long)st->udp.lost,
+		    (unsigned long long)st->udp.late,
+		    (unsigned long long)st->udp.duplicated,
+		    (unsigned long long)st->udp.reordered,
+		    (unsigned long long)st->mismatches,
+		    (unsigned long long)st->udp.lost_measured,
+		    report_loss_percent(st), cf->max_loss * 100);
+	}
 	report_json_latency("latency_us", h);
 	printf(",");
 	report_json_latency("connect_latency_us", &st->connect_hist);
@@ -394,6 +445,18 @@ report_hgrm(const struct hist *h, FILE *f)
 }
 
 /*
+ * --udp: 1 if datagrams came back twice, or more were lost than
+ * --max-loss allows (none by default: exit 0 means nothing was lost).
+ * Reordered and late ones alone came back whole: UDP promises no order.
+ */
+int
+report_udp_failed(const struct bench_stats *st)
+{
+	return (st->udp.duplicated != 0 || (double)st->udp.lost >
+	    bench_config.max_loss * (double)st->udp.sent);
+}
+
+/*
  * 0 if every byte came back right and nothing failed, else 1: during the
  * run a timeout is one more failed echo, not a status of its own.  A run
  * cut short is never 0: 128+N after signal N (as evecho-cli), 1 when every
@@ -407,6 +470,6 @@ report_exit_status(const struct bench_stats *st)
 	if (st->ended_early[0] != '\0')
 		return (EXIT_ECHO_FAILED);
 	return (st->mismatches != 0 || st->mismatched_bytes != 0 ||
-	    report_errors(st) != 0 ?
+	    report_errors(st) != 0 || report_udp_failed(st) ?
 	    EXIT_ECHO_FAILED : EXIT_ECHOED);
 }

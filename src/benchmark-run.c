@@ -24,6 +24,10 @@
 #include "log.h"
 
 #define RUN_TICK_MS	50
+/* Counts an interval line reports: run_live_counts() says which. */
+#define RUN_NCOUNTS	8
+/* --udp: how long after -t and --timeout the tail may still take. */
+#define RUN_DRAIN_SLACK_NS	1000000000ULL
 
 struct bench_clock	 bench_clock;
 int			 bench_stop;
@@ -44,7 +48,8 @@ struct run_state {
 	uint64_t		 next_interval_ns;
 	uint64_t		 interval_epoch;	/* 0: none asked for */
 	uint64_t		 interval_start_ns, interval_end_ns;
-	uint64_t		 interval_counts[3], interval_last[3];
+	uint64_t		 interval_counts[RUN_NCOUNTS];
+	uint64_t		 interval_last[RUN_NCOUNTS];
 	uint64_t		 interval_open;
 	uint64_t		 last_messages;
 	uint64_t		 last_ns;
@@ -105,7 +110,8 @@ run_ended_early(struct run_state *rs, struct bench_stats *st)
 		    (unsigned long long)cf->conns);
 	} else if (cf->mode->flags & MODE_SETTLES)
 		return;
-	else if (cf->count != 0 && st->messages + st->mismatches < cf->count) {
+	else if (cf->count != 0 && st->messages + st->mismatches +
+	    st->udp.lost < cf->count) {
 		snprintf(st->ended_early, sizeof st->ended_early, "every "
 		    "connection failed %.3f s into the run, after %llu of "
 		    "%llu messages", at, (unsigned long long)st->messages,
@@ -118,63 +124,85 @@ run_ended_early(struct run_state *rs, struct bench_stats *st)
 	}
 }
 
+/* The workers' live counters, summed into sum. */
+static void
+run_live_sum(struct run_state *rs, struct bench_live *sum)
+{
+	struct bench_live	*l;
+	int			 i;
+
+	memset(sum, 0, sizeof *sum);
+	for (i = 0; i < bench_config.threads; i++) {
+		l = &rs->threads[i].live;
+		sum->messages += LIVE_GET(l->messages);
+		sum->errors += LIVE_GET(l->errors);
+		sum->mismatches += LIVE_GET(l->mismatches);
+		sum->open += LIVE_GET(l->open);
+		sum->held += LIVE_GET(l->held);
+		sum->connecting += LIVE_GET(l->connecting);
+		sum->sent += LIVE_GET(l->sent);
+		sum->lost += LIVE_GET(l->lost);
+		sum->late += LIVE_GET(l->late);
+		sum->duplicated += LIVE_GET(l->duplicated);
+		sum->reordered += LIVE_GET(l->reordered);
+	}
+}
+
 /* Sum the workers' live counters and print one progress line. */
 static void
 run_progress(struct run_state *rs, uint64_t now)
 {
-	struct bench_thread	*thr;
-	uint64_t		 messages = 0, errors = 0, open = 0, held = 0;
-	uint64_t		 mismatches = 0, connecting = 0;
+	struct bench_live	 sum;
 	const char		*phase = NULL;
 	char			 phasebuf[64];
 	double			 rate;
-	int			 i;
 
-	for (i = 0; i < bench_config.threads; i++) {
-		thr = &rs->threads[i];
-		messages += LIVE_GET(thr->live.messages);
-		errors += LIVE_GET(thr->live.errors);
-		mismatches += LIVE_GET(thr->live.mismatches);
-		open += LIVE_GET(thr->live.open);
-		held += LIVE_GET(thr->live.held);
-		connecting += LIVE_GET(thr->live.connecting);
-	}
-	rate = (double)(messages - rs->last_messages) * 1e9 /
+	run_live_sum(rs, &sum);
+	rate = (double)(sum.messages - rs->last_messages) * 1e9 /
 	    (double)(now - rs->last_ns);
-	rs->last_messages = messages;
+	rs->last_messages = sum.messages;
 	rs->last_ns = now;
 	if (!rs->clock_set ||
 	    ((bench_config.mode->flags & MODE_SETTLES) && rs->hold_ns == 0)) {
 		snprintf(phasebuf, sizeof phasebuf, "%s %llu/%llu",
-		    run_phase(rs, now), (unsigned long long)open,
+		    run_phase(rs, now), (unsigned long long)sum.open,
 		    (unsigned long long)bench_config.conns);
 		phase = phasebuf;
 	} else if (bench_config.mode->flags & MODE_RECYCLES) {
 		/* Connecting never ends here: show the connects under way
 		 * among the -c slots, and the warm-up. */
 		snprintf(phasebuf, sizeof phasebuf, "connecting %llu/%llu%s",
-		    (unsigned long long)connecting,
+		    (unsigned long long)sum.connecting,
 		    (unsigned long long)bench_config.conns,
 		    now < bench_clock.measure_ns ? ", warm-up" : "");
 		phase = phasebuf;
 	} else if (now < bench_clock.measure_ns)
 		phase = "warm-up";
-	report_progress((double)(now - rs->begin_ns) / 1e9, rate,
-	    open, held, errors, mismatches, phase);
+	else if (now >= bench_clock.end_ns)
+		phase = "tail";		/* --udp: waiting for the last */
+	report_progress((double)(now - rs->begin_ns) / 1e9, rate, &sum,
+	    phase);
 }
 
-/* Messages, errors and mismatches so far, every thread's. */
+/*
+ * The counts an interval line reports, so far, every thread's: messages,
+ * errors, mismatches, then --udp's sent, lost, late, duplicated and
+ * reordered.
+ */
 static void
-run_live_counts(struct run_state *rs, uint64_t counts[3])
+run_live_counts(struct run_state *rs, uint64_t counts[RUN_NCOUNTS])
 {
-	int	i;
+	struct bench_live	sum;
 
-	counts[0] = counts[1] = counts[2] = 0;
-	for (i = 0; i < bench_config.threads; i++) {
-		counts[0] += LIVE_GET(rs->threads[i].live.messages);
-		counts[1] += LIVE_GET(rs->threads[i].live.errors);
-		counts[2] += LIVE_GET(rs->threads[i].live.mismatches);
-	}
+	run_live_sum(rs, &sum);
+	counts[0] = sum.messages;
+	counts[1] = sum.errors;
+	counts[2] = sum.mismatches;
+	counts[3] = sum.sent;
+	counts[4] = sum.lost;
+	counts[5] = sum.late;
+	counts[6] = sum.duplicated;
+	counts[7] = sum.reordered;
 }
 
 /* The phase the run is in, as the interval stream names it. */
@@ -187,6 +215,8 @@ run_phase(struct run_state *rs, uint64_t now)
 		return ("connecting");
 	if (now < bench_clock.measure_ns)
 		return ("warm-up");
+	if (now >= bench_clock.end_ns)
+		return ("tail");
 	return ("measuring");
 }
 
@@ -234,7 +264,7 @@ run_interval(struct run_state *rs, uint64_t now)
 			hist_merge(h, &thr->ihist[thr->icur ^ 1]);
 	}
 	secs = (double)(rs->interval_end_ns - rs->interval_start_ns) / 1e9;
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < RUN_NCOUNTS; i++)
 		rs->interval_last[i] = rs->interval_counts[i] -
 		    rs->interval_last[i];
 	printf("{\"type\":\"interval\",\"t\":%.3f,\"seconds\":%.3f,"
@@ -250,6 +280,18 @@ run_interval(struct run_state *rs, uint64_t now)
 	    (unsigned long long)rs->interval_last[1],
 	    (unsigned long long)rs->interval_last[2],
 	    (unsigned long long)rs->interval_open);
+	if (bench_config.mode->flags & MODE_DATAGRAM) {
+		printf("\"sent\":%llu,\"received\":%llu,\"lost\":%llu,"
+		    "\"late\":%llu,\"duplicated\":%llu,\"reordered\":%llu,"
+		    "\"corrupted\":%llu,",
+		    (unsigned long long)rs->interval_last[3],
+		    (unsigned long long)rs->interval_last[0],
+		    (unsigned long long)rs->interval_last[4],
+		    (unsigned long long)rs->interval_last[5],
+		    (unsigned long long)rs->interval_last[6],
+		    (unsigned long long)rs->interval_last[7],
+		    (unsigned long long)rs->interval_last[2]);
+	}
 	report_json_latency("latency_us", h);
 	printf("}\n");
 	fflush(stdout);
@@ -298,8 +340,15 @@ run_tick_cb(evutil_socket_t fd, short what, void *arg)
 		if (rs->hold_ns != 0 &&
 		    now - rs->hold_ns >= bench_config.duration_us * 1000)
 			run_stop(rs, now);
-	} else if (now >= bench_clock.end_ns)
+	} else if (!(bench_config.mode->flags & MODE_DRAINS)) {
+		if (now >= bench_clock.end_ns)
+			run_stop(rs, now);
+	} else if (bench_clock.end_ns != UINT64_MAX && now >= bench_clock.end_ns &&
+	    now - bench_clock.end_ns >= bench_config.timeout_us * 1000 +
+	    RUN_DRAIN_SLACK_NS) {
+		/* The flows end on their own once the tail is in: a bound. */
 		run_stop(rs, now);
+	}
 }
 
 /* Seconds the reported counts cover. */
@@ -498,6 +547,13 @@ bench_run(struct bench_stats *stats, double *seconds)
 		stats->other_errors += ts->other_errors;
 		stats->mismatches += ts->mismatches;
 		stats->held += ts->held;
+		stats->udp.sent += ts->udp.sent;
+		stats->udp.received += ts->udp.received;
+		stats->udp.lost += ts->udp.lost;
+		stats->udp.late += ts->udp.late;
+		stats->udp.duplicated += ts->udp.duplicated;
+		stats->udp.reordered += ts->udp.reordered;
+		stats->udp.lost_measured += ts->udp.lost_measured;
 		if (ts->first_bad_ns != 0 && (stats->first_bad_ns == 0 ||
 		    ts->first_bad_ns < stats->first_bad_ns)) {
 			stats->first_bad_ns = ts->first_bad_ns;

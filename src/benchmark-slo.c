@@ -3,8 +3,9 @@
  * open-loop rate, up to R, whose latency meets the target.  Each step is a
  * short run of its own (-t after -w): from R, halve until a step passes,
  * then bisect between the best that passed and the least that failed.  A
- * step passes when it reached 95% of its rate, with no error or mismatch,
- * and its percentile is within the target.
+ * step passes when it reached 95% of its rate, with no error or mismatch
+ * (--udp: nor a duplicate, nor loss beyond --max-loss), and its percentile
+ * is within the target.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,12 +57,14 @@ slo_step(int n, uint64_t rate, struct bench_stats *st, double *seconds)
 	bench_config.rate = rate;
 	if (bench_run(st, seconds) != 0)
 		exit(EXIT_ECHO_FAILED);
-	reached = *seconds > 0 ? (double)(st->messages + st->mismatches) /
-	    *seconds / (double)rate : 0;
+	reached = report_rate_reached(st, *seconds);
+	if (reached < 0)
+		reached = 0;
 	got = (double)hist_percentile(&st->hist, bench_config.slo_pct);
 	ok = st->signal == 0 && st->ended_early[0] == '\0' &&
 	    st->mismatches == 0 && st->connect_errors + st->closed +
 	    st->resets + st->timeouts + st->other_errors == 0 &&
+	    !report_udp_failed(st) &&
 	    reached >= 0.95 && st->hist.count > 0 &&
 	    got <= (double)bench_config.slo_ns;
 	if (bench_config.json) {

@@ -93,7 +93,8 @@ thread_start_pending(struct bench_thread *thr, uint64_t now)
 	while (thr->next_start < thr->nconns &&
 	    thr->connecting < BENCH_MAX_CONNECTING &&
 	    thread_ramp_at(&thr->conns[thr->next_start]) <= now)
-		conn_begin(&thr->conns[thr->next_start++], now);
+		bench_config.mode->flow->begin(&thr->conns[thr->next_start++],
+		    now);
 	thr->starting = 0;
 	/* Every slot has connected or failed: tell the control thread. */
 	if (!thr->ready_told && thr->next_start == thr->nconns &&
@@ -132,17 +133,16 @@ thread_begin_sending(struct bench_thread *thr, uint64_t now)
 	for (i = 0; i < thr->nconns; i++) {
 		c = &thr->conns[i];
 		if (c->state == CONN_OPEN)
-			conn_send_first(c, now);
+			bench_config.mode->flow->send_first(c, now);
 	}
 }
 
-/* Every tick: stop when told; now and then, time out silent connections. */
+/* Every tick: stop when told; now and then, time out silent flows. */
 static void
 thread_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct bench_thread	*thr = arg;
-	struct bench_conn	*c;
-	uint64_t		 now, limit, i;
+	uint64_t		 now, i;
 
 	if (LIVE_GET(bench_stop)) {
 		event_base_loopbreak(thr->base);
@@ -153,19 +153,12 @@ thread_tick_cb(evutil_socket_t fd, short what, void *arg)
 	thread_hand_interval(thr);
 	if (bench_config.ramp_us != 0 && thr->next_start < thr->nconns)
 		thread_start_pending(thr, bench_now());
-	if (++thr->ticks % BENCH_SWEEP_TICKS != 0)
+	if (++thr->ticks % BENCH_SWEEP_TICKS != 0 ||
+	    bench_config.mode->flow->sweep == NULL)
 		return;
 	now = bench_now();
-	limit = bench_config.timeout_us * 1000;
-	for (i = 0; i < thr->nconns; i++) {
-		c = &thr->conns[i];
-		if (c->state == CONN_CONNECTING && now - c->started_ns > limit)
-			conn_close(c, WHY_TIMEOUT, c->greet != NULL ?
-			    "no greeting" : "no connection");
-		else if ((c->state == CONN_OPEN || c->state == CONN_HELD) &&
-		    c->recvd < c->target && now - c->last_ns > limit)
-			conn_close(c, WHY_TIMEOUT, "no echo");
-	}
+	for (i = 0; i < thr->nconns; i++)
+		bench_config.mode->flow->sweep(&thr->conns[i], now);
 }
 
 /*
@@ -215,7 +208,8 @@ bench_thread_setup(struct bench_thread *thr, uint64_t nconns)
 		return (-1);
 	for (i = 0; i < nconns; i++) {
 		c = &thr->conns[i];
-		if (conn_setup(c, thr, (uint64_t)thr->index +
+		if (bench_config.mode->flow->setup(c, thr,
+		    (uint64_t)thr->index +
 		    i * (uint64_t)bench_config.threads) != 0)
 			return (-1);
 	}
@@ -237,10 +231,8 @@ bench_thread_run(struct bench_thread *thr)
 		if (thr->active > 0)
 			event_base_dispatch(thr->base);
 	}
-	for (i = 0; i < thr->nconns; i++) {
-		if (thr->conns[i].state != CONN_IDLE)
-			conn_close(&thr->conns[i], WHY_STOP, NULL);
-	}
+	for (i = 0; i < thr->nconns; i++)
+		bench_config.mode->flow->stop(&thr->conns[i]);
 	LIVE_SET(thr->live.finished, 1);
 }
 
@@ -251,7 +243,7 @@ bench_thread_free(struct bench_thread *thr)
 	uint64_t	i;
 
 	for (i = 0; i < thr->nconns && thr->conns != NULL; i++)
-		conn_free(&thr->conns[i]);
+		bench_config.mode->flow->free(&thr->conns[i]);
 	free(thr->conns);
 	free(thr->buf);
 	free(thr->ihist);

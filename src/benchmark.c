@@ -1,9 +1,10 @@
 /*
  * benchmark.c: evecho-benchmark's command line and main.
  *
- * A load generator for any TCP echo server: benchmark-run.c starts the
- * worker threads and keeps time, benchmark-conn.c drives the connections,
- * benchmark-report.c prints progress and results.
+ * A load generator for any TCP echo server, or UDP (--udp): benchmark-run.c
+ * starts the worker threads and keeps time, benchmark-conn.c drives the
+ * connections, benchmark-udp.c the UDP flows, benchmark-report.c prints
+ * progress and results.
  */
 #include <sys/types.h>
 #include <sys/resource.h>
@@ -56,6 +57,8 @@ enum {
 	OPT_SOURCE,
 	OPT_TIMEOUT,
 	OPT_WINDOW,
+	OPT_UDP,
+	OPT_MAX_LOSS,
 };
 
 static const struct option bench_options[] = {
@@ -81,6 +84,8 @@ static const struct option bench_options[] = {
 	{ "quiet",		no_argument,		NULL, 'q' },
 	{ "source",		required_argument,	NULL, OPT_SOURCE },
 	{ "timeout",		required_argument,	NULL, OPT_TIMEOUT },
+	{ "udp",		no_argument,		NULL, OPT_UDP },
+	{ "max-loss",		required_argument,	NULL, OPT_MAX_LOSS },
 	{ "help",		no_argument,		NULL, 'h' },
 	{ "version",		no_argument,		NULL, 'V' },
 	{ NULL, 0, NULL, 0 }
@@ -99,8 +104,8 @@ static void
 bench_usage(void)
 {
 	printf("Usage: %s [OPTION]... [HOST:PORT]\n"
-"Load any TCP echo server (default localhost:65432) and check every byte it\n"
-"echoes.\n"
+"Load any TCP echo server (default localhost:65432), or a UDP one (--udp),\n"
+"and check every byte it echoes.\n"
 "\n"
 "      --mode=MODE          pingpong: each connection sends -d messages and\n"
 "                           sends another as each comes back (default);\n"
@@ -114,7 +119,7 @@ bench_usage(void)
 "                           (counts -c, -n and --rate take k, m, g as\n"
 "                           powers of 1000: 10k, 1.5m)\n"
 "  -d, --depth=N            pingpong: messages in flight per connection\n"
-"                           (default 1)\n"
+"                           (--udp: datagrams per flow; default 1)\n"
 "  -t, --time=DURATION      measure for DURATION: 10, 1.5s, 500ms, 2m\n"
 "                           (default 10s)\n"
 "  -w, --warmup=DURATION    run this long first without counting (default 1s)\n"
@@ -129,7 +134,18 @@ bench_usage(void)
 "  -T, --threads=N          event loops (threads) to split connections over\n"
 "                           (default 1)\n"
 "      --timeout=DURATION   give up on a connect, or on an echo with nothing\n"
-"                           heard, after DURATION (default 10s)\n"
+"                           heard, after DURATION (default 10s); --udp: a\n"
+"                           datagram not back within it is lost (default 1s)\n"
+"      --udp                UDP echo (RFC 862), pingpong mode only: each of\n"
+"                           -c flows is a socket of its own with -d datagrams\n"
+"                           in flight, or --rate datagrams/s over all; -s is\n"
+"                           the datagram, its 24-byte header included (at\n"
+"                           most 65507 bytes, 65527 over IPv6).  Counts sent,\n"
+"                           received, lost, late, duplicated, reordered and\n"
+"                           corrupted datagrams; after -t waits --timeout for\n"
+"                           the tail.  No --reconnect or --expect-greeting\n"
+"      --max-loss=PCT       --udp: up to PCT%% of the datagrams sent may be\n"
+"                           lost and the run still pass (default 0)\n"
 "      --ramp=DURATION      pingpong, stream: open the connections (and with\n"
 "                           --rate, its share each) one by one over\n"
 "                           DURATION, so the load rises linearly; warm-up\n"
@@ -168,7 +184,9 @@ bench_usage(void)
 "  0    every byte came back right and nothing failed\n"
 "  1    the echo failed: a byte differed, or during the run a connect failed\n"
 "       or a connection was reset, closed early or timed out; or every\n"
-"       connection ended before the run's time or count (ended early)\n"
+"       connection ended before the run's time or count (ended early);\n"
+"       --udp: a datagram was corrupted or duplicated, a socket error, or\n"
+"       more lost than --max-loss (reordered and late alone pass)\n"
 "  2    the target cannot be resolved, or the first connect to it (made\n"
 "       before the run) is refused or gets no answer within --timeout\n"
 "  3    not used: a timeout during the run is a failure (1)\n"
@@ -260,7 +278,7 @@ bench_probe_failed(const char *cause, void *arg)
  * addresses of its family.  A bad address exits 64; one that does not
  * resolve, or where nothing accepts, exits 2.
  */
-static void
+void
 bench_pick_target(void)
 {
 	const struct bench_source	*src = bench_config.sources;
@@ -309,9 +327,11 @@ bench_parse_args(int argc, char **argv)
 {
 	struct bench_config	*cf = &bench_config;
 	uint64_t		 v, nofile, ports, need;
-	char			*cause;
-	int			 ch, set_t = 0, set_w = 0, set_d = 0;
+	char			*cause, *end;
+	const char		*mode = NULL;
+	int			 ch, set_t = 0, set_w = 0, set_d = 0, udp = 0;
 	int			 set_window = 0, set_other = 0, set_interval = 0;
+	int			 set_timeout = 0, set_loss = 0;
 
 	cf->mode = bench_mode_default;
 	cf->target_spec = ADDR_DEFAULT_HOST ":" ADDR_DEFAULT_PORT;
@@ -329,7 +349,7 @@ bench_parse_args(int argc, char **argv)
 	while ((ch = parse_getopt(bench_progname, argc, argv,
 	    ":c:s:t:w:n:d:T:qhV", bench_options)) != -1) {
 		if (ch != OPT_JSON && ch != 'q' && ch != OPT_HGRM &&
-		    ch != OPT_MERGE)
+		    ch != OPT_MERGE && ch != OPT_MAX_LOSS)
 			set_other = 1;
 		switch (ch) {
 		case 'c':
@@ -372,9 +392,23 @@ bench_parse_args(int argc, char **argv)
 			cf->threads = (int)v;
 			break;
 		case OPT_MODE:
-			if ((cf->mode = bench_mode_find(optarg)) == NULL)
+			if (bench_mode_find(optarg, 0) == NULL)
 				usage_error(bench_progname, "--mode: '%s' is not "
 				    "pingpong, stream, connect or hold", optarg);
+			mode = optarg;
+			break;
+		case OPT_UDP:
+			udp = 1;
+			break;
+		case OPT_MAX_LOSS:
+			cf->max_loss = strtod(optarg, &end);
+			if (end == optarg || (*end != '\0' &&
+			    strcmp(end, "%") != 0) || !(cf->max_loss >= 0 &&
+			    cf->max_loss <= 100))
+				usage_error(bench_progname, "--max-loss: '%s' is "
+				    "not a percentage from 0 to 100", optarg);
+			cf->max_loss /= 100;
+			set_loss = 1;
 			break;
 		case OPT_RATE:
 			if (parse_count(optarg, 1, 1000000000, &cf->rate,
@@ -394,6 +428,7 @@ bench_parse_args(int argc, char **argv)
 			if (parse_duration(optarg, 1000, 86400ULL * 1000000,
 			    &cf->timeout_us, &cause) != 0)
 				BAD("--timeout");
+			set_timeout = 1;
 			break;
 		case OPT_JSON_STREAM:
 			cf->json = cf->json_stream = 1;
@@ -452,7 +487,7 @@ bench_parse_args(int argc, char **argv)
 		/* The arguments are result files; nothing is run. */
 		if (set_other)
 			usage_error(bench_progname, "--merge takes only --json, "
-			    "--hgrm, -q and result files");
+			    "--hgrm, --max-loss, -q and result files");
 		if (optind == argc)
 			usage_error(bench_progname, "--merge: no result files");
 		cf->merge_files = argv + optind;
@@ -465,6 +500,29 @@ bench_parse_args(int argc, char **argv)
 	if (optind < argc)
 		usage_error(bench_progname, "unexpected argument '%s'",
 		    argv[optind]);
+
+	/* --udp has its own entry of the mode table, and its own refusals. */
+	if (mode == NULL)
+		mode = bench_mode_default->name;
+	if (udp && (cf->mode = bench_mode_find(mode, 1)) == NULL)
+		usage_error(bench_progname, "--udp: only pingpong mode (-d, "
+		    "--rate) sends datagrams, not %s", mode);
+	if (!udp)
+		cf->mode = bench_mode_find(mode, 0);
+	if (udp && cf->reconnect)
+		usage_error(bench_progname, "--reconnect: a UDP flow has no "
+		    "connection to open again");
+	if (udp && cf->expect_greeting)
+		usage_error(bench_progname, "--expect-greeting: a UDP server "
+		    "sends nothing first");
+	if (udp && set_window)
+		usage_error(bench_progname, "--window: only stream mode has "
+		    "a window, and --udp has no stream mode");
+	if (!udp && set_loss)
+		usage_error(bench_progname, "--max-loss: only --udp loses "
+		    "datagrams; TCP loses no byte");
+	if (udp && !set_timeout)
+		cf->timeout_us = 1000000;
 
 	/* Options that do not go together. */
 	if (cf->slo_ns != 0 && cf->rate == 0)
@@ -536,7 +594,7 @@ main(int argc, char **argv)
 	if (bench_config.slo_ns != 0) {
 		signal(SIGPIPE, SIG_IGN);
 		pattern_init();
-		bench_pick_target();
+		bench_config.mode->flow->pick_target();
 		status = bench_slo_search();
 		libevent_global_shutdown();
 		return (status);
@@ -547,7 +605,7 @@ main(int argc, char **argv)
 	else {
 		signal(SIGPIPE, SIG_IGN);
 		pattern_init();
-		bench_pick_target();
+		bench_config.mode->flow->pick_target();
 		if (bench_run(&stats, &seconds) != 0)
 			exit(EXIT_ECHO_FAILED);
 		report_rate_warning(&stats, seconds);

@@ -13,6 +13,29 @@
 #include "hist.h"
 
 struct bench_conn;
+struct bench_thread;
+
+/*
+ * How one slot's flow lives (its transport): a TCP connection
+ * (benchmark-conn.c) or a UDP socket (benchmark-udp.c).  The worker thread
+ * and main reach a slot only through these.
+ */
+struct bench_flow_ops {
+	/* Before the run: settle on the target; exits 2 or 64 on failure. */
+	void		(*pick_target)(void);
+	/* Slot c of a thread, flow number index: 0, or -1 on failure. */
+	int		(*setup)(struct bench_conn *, struct bench_thread *,
+			    uint64_t);
+	void		(*free)(struct bench_conn *);
+	/* Open the slot's flow (or let it give up). */
+	void		(*begin)(struct bench_conn *, uint64_t);
+	/* Every flow is open (bench_go): send the first. */
+	void		(*send_first)(struct bench_conn *, uint64_t);
+	/* Every BENCH_SWEEP_TICKS ticks: time out silence; may be NULL. */
+	void		(*sweep)(struct bench_conn *, uint64_t);
+	/* The worker is ending: close what is open, counting nothing wrong. */
+	void		(*stop)(struct bench_conn *);
+};
 
 /*
  * One mode's rules (benchmark-mode.c): what it sends, what a completed
@@ -29,6 +52,13 @@ struct bench_mode_ops {
 #define MODE_RATE	0x10	/* takes --rate */
 #define MODE_WINDOW	0x20	/* takes --window */
 #define MODE_RECONNECTS	0x40	/* takes --reconnect */
+#define MODE_DATAGRAM	0x80	/* --udp: datagrams, not a byte stream */
+#define MODE_DRAINS	0x100	/* after -t, waits --timeout for the tail */
+	const struct bench_flow_ops *flow;
+	/*
+	 * The rest are the stream's rules, used by benchmark-conn.c only;
+	 * NULL in a datagram mode, whose flow has its own.
+	 */
 	/* Once per slot, at set-up; may be NULL.  0, or -1 on failure. */
 	int		(*setup)(struct bench_conn *);
 	/* Add what may be sent now to c->target. */
@@ -67,6 +97,7 @@ struct bench_config {
 	uint64_t		 rate;		/* 0: closed loop */
 	uint64_t		 window;
 	uint64_t		 timeout_us;
+	double			 max_loss;	/* --max-loss, a share of sent */
 	int			 reconnect;	/* reopen a slot after a failure */
 	int			 expect_greeting;	/* a line first, tallied */
 	const char		*hgrm;		/* --hgrm FILE, or NULL */
@@ -98,6 +129,17 @@ void	 greet_tally_add(struct greet_tally *, const char *, size_t, uint64_t);
 void	 greet_tally_merge(struct greet_tally *, const struct greet_tally *);
 uint64_t greet_tally_total(const struct greet_tally *);
 
+/* --udp: what became of the datagrams; benchmark-udp.c defines each. */
+struct bench_udp {
+	uint64_t		 sent;
+	uint64_t		 received;	/* first copy, right, in time */
+	uint64_t		 lost;		/* not back within --timeout */
+	uint64_t		 late;		/* copies of lost ones, after */
+	uint64_t		 duplicated;
+	uint64_t		 reordered;	/* of received */
+	uint64_t		 lost_measured;	/* lost inside the window */
+};
+
 /* What a run counted; per thread, then merged. */
 struct bench_stats {
 	uint64_t		 messages;	/* echoed right, in the window */
@@ -119,6 +161,7 @@ struct bench_stats {
 	struct hist		 hist;
 	struct hist		 connect_hist;	/* connect to established */
 	struct greet_tally	 greets;	/* --expect-greeting */
+	struct bench_udp	 udp;		/* --udp; corrupted: mismatches */
 	int			 signal;	/* the run was stopped by it */
 	char			 ended_early[160];	/* why, or "" */
 	double			 cpu_seconds;	/* the whole process's, */
@@ -136,6 +179,11 @@ struct bench_live {
 	uint64_t		 open;		/* connections open now */
 	uint64_t		 connecting;	/* connects under way now */
 	uint64_t		 held;
+	uint64_t		 sent;		/* --udp, as bench_udp */
+	uint64_t		 lost;
+	uint64_t		 late;
+	uint64_t		 duplicated;
+	uint64_t		 reordered;
 	int			 ready;		/* every slot connected or failed */
 	int			 settled;	/* hold: every connection checked */
 	uint64_t		 interval_done;	/* --json-stream: epoch handed over */
@@ -205,6 +253,7 @@ extern uint64_t			 bench_interval;	/* --json-stream epoch */
 
 /* benchmark.c */
 uint64_t	 bench_now(void);
+void		 bench_pick_target(void);
 
 /* benchmark-merge.c */
 void		 bench_merge(char *const [], int, struct bench_stats *,
@@ -215,7 +264,7 @@ void		 bench_slo_parse(const char *);
 int		 bench_slo_search(void);
 
 /* benchmark-mode.c */
-const struct bench_mode_ops *bench_mode_find(const char *);
+const struct bench_mode_ops *bench_mode_find(const char *, int);
 extern const struct bench_mode_ops *const bench_mode_default;
 
 /* benchmark-thread.c */
@@ -226,15 +275,20 @@ void		 bench_thread_free(struct bench_thread *);
 /* benchmark-run.c */
 int		 bench_run(struct bench_stats *, double *);
 
+/* benchmark-udp.c */
+extern const struct bench_flow_ops udp_flow;
+
 /* benchmark-report.c */
-void		 report_progress(double, double, uint64_t, uint64_t,
-		     uint64_t, uint64_t, const char *);
+void		 report_progress(double, double, const struct bench_live *,
+		     const char *);
 void		 report_progress_end(void);
 void		 report_human(const struct bench_stats *, double);
 void		 report_rate_warning(const struct bench_stats *, double);
 int		 report_hgrm(const struct hist *, FILE *);
 void		 report_json_latency(const char *, const struct hist *);
 void		 report_json(const struct bench_stats *, double);
+double		 report_rate_reached(const struct bench_stats *, double);
+int		 report_udp_failed(const struct bench_stats *);
 int		 report_exit_status(const struct bench_stats *);
 
 #endif

@@ -18,6 +18,20 @@
  *   batch    holds everything from byte N on until the client's FIN, then
  *            echoes it (at most 1 MiB per connection)
  * Blocking writes keep it short: the clients under test always read.
+ *
+ *   bad-echo -u [-6] [-m MODE] PORT N
+ *
+ * UDP instead (RFC 862): listens on udp 127.0.0.1:PORT (with -6, [::1])
+ * and prints "listening on udp 127.0.0.1:PORT".  Datagrams are counted
+ * from 1 as they arrive, from every peer; each Nth, by MODE:
+ *   echo       (the default) is echoed like the rest: a faithful server
+ *   drop       is not echoed
+ *   duplicate  is echoed twice
+ *   flip       is echoed with its last byte inverted
+ *   reorder    is held until the next datagram from the same peer, and
+ *              echoed after it (or after 100 ms, if none comes); an Nth
+ *              that comes while its peer has one held is echoed in order
+ *   late       is echoed 500 ms after it came
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -27,6 +41,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <time.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,8 +84,182 @@ static void
 be_usage(void)
 {
 	fprintf(stderr, "usage: bad-echo [-m flip|flipall|close|reset|mute|"
-	    "double|pieces|batch] PORT N\n");
+	    "double|pieces|batch] PORT N\n"
+	    "       bad-echo -u [-6] [-m echo|drop|duplicate|flip|reorder|"
+	    "late] PORT N\n");
 	exit(64);
+}
+
+enum be_udp_mode {
+	BU_ECHO,
+	BU_DROP,
+	BU_DUPLICATE,
+	BU_FLIP,
+	BU_REORDER,
+	BU_LATE,
+};
+
+static const char *const be_udp_modes[] = {
+	"echo", "drop", "duplicate", "flip", "reorder", "late", NULL
+};
+
+#define BU_HELD_MAX	256
+#define BU_REORDER_MS	100
+#define BU_LATE_MS	500
+
+/* A datagram held back, to be echoed to peer at release. */
+struct be_held {
+	struct sockaddr_storage	 peer;
+	socklen_t		 peerlen;
+	unsigned char		*data;
+	size_t			 len;
+	int64_t			 release_ms;
+};
+
+/* Monotonic milliseconds. */
+static int64_t
+be_now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+/* Open the UDP socket on loopback (v6: ::1); print the port chosen. */
+static int
+be_udp_listen(int port, int v6)
+{
+	struct sockaddr_storage	 ss;
+	struct sockaddr_in	*sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&ss;
+	socklen_t		 len;
+	int			 fd, size = 4 * 1024 * 1024;
+
+	memset(&ss, 0, sizeof ss);
+	if (v6) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)port);
+		sin6->sin6_addr = in6addr_loopback;
+		len = sizeof *sin6;
+	} else {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)port);
+		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		len = sizeof *sin;
+	}
+	if ((fd = socket(ss.ss_family, SOCK_DGRAM, 0)) == -1)
+		return (-1);
+	/* Room for bursts, so loopback itself drops nothing. */
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+	if (bind(fd, (struct sockaddr *)&ss, len) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+		return (-1);
+	if (v6)
+		printf("listening on udp [::1]:%u\n", ntohs(sin6->sin6_port));
+	else
+		printf("listening on udp 127.0.0.1:%u\n", ntohs(sin->sin_port));
+	fflush(stdout);
+	return (fd);
+}
+
+/* Echo what the held datagram h holds, and forget it. */
+static void
+be_udp_release(int fd, struct be_held *h)
+{
+	sendto(fd, h->data, h->len, 0, (struct sockaddr *)&h->peer,
+	    h->peerlen);
+	free(h->data);
+	h->data = NULL;
+}
+
+/* Hold buf for peer until release_ms; 0, or -1 when the table is full. */
+static int
+be_udp_hold(struct be_held *held, const unsigned char *buf, size_t len,
+    const struct sockaddr_storage *peer, socklen_t peerlen, int64_t release)
+{
+	int	i;
+
+	for (i = 0; i < BU_HELD_MAX; i++) {
+		if (held[i].data != NULL)
+			continue;
+		if ((held[i].data = malloc(len > 0 ? len : 1)) == NULL)
+			return (-1);
+		memcpy(held[i].data, buf, len);
+		held[i].len = len;
+		held[i].peer = *peer;
+		held[i].peerlen = peerlen;
+		held[i].release_ms = release;
+		return (0);
+	}
+	return (-1);
+}
+
+/* The UDP server: echo, going wrong on every nth datagram as mode says. */
+static int
+be_udp(enum be_udp_mode mode, int port, uint64_t n, int v6)
+{
+	static unsigned char	 buf[65536];
+	static struct be_held	 held[BU_HELD_MAX];
+	struct sockaddr_storage	 peer;
+	struct pollfd		 pfd;
+	socklen_t		 peerlen;
+	uint64_t		 count = 0;
+	int64_t			 now, next;
+	ssize_t			 got;
+	size_t			 len;
+	int			 fd, i, nth, mine;
+
+	if ((fd = be_udp_listen(port, v6)) == -1) {
+		perror("bad-echo: udp");
+		return (1);
+	}
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	for (;;) {
+		now = be_now_ms();
+		next = -1;
+		for (i = 0; i < BU_HELD_MAX; i++) {
+			if (held[i].data == NULL)
+				continue;
+			if (held[i].release_ms <= now)
+				be_udp_release(fd, &held[i]);
+			else if (next == -1 || held[i].release_ms < next)
+				next = held[i].release_ms;
+		}
+		if (poll(&pfd, 1, next == -1 ? -1 : (int)(next - now)) <= 0)
+			continue;
+		peerlen = sizeof peer;
+		got = recvfrom(fd, buf, sizeof buf, 0, (struct sockaddr *)&peer,
+		    &peerlen);
+		if (got < 0)
+			continue;
+		len = (size_t)got;
+		nth = n > 0 && ++count % n == 0;
+		/* Reorder: the one this peer has held goes after this one. */
+		mine = -1;
+		for (i = 0; mode == BU_REORDER && i < BU_HELD_MAX; i++) {
+			if (held[i].data != NULL && held[i].peerlen == peerlen &&
+			    memcmp(&held[i].peer, &peer, peerlen) == 0)
+				mine = i;
+		}
+		if (nth && mode == BU_DROP)
+			continue;
+		if (nth && mode == BU_FLIP && len > 0)
+			buf[len - 1] ^= 0xff;
+		if (nth && ((mode == BU_REORDER && mine == -1) ||
+		    mode == BU_LATE) && be_udp_hold(held, buf, len, &peer,
+		    peerlen, be_now_ms() + (mode == BU_LATE ? BU_LATE_MS :
+		    BU_REORDER_MS)) == 0)
+			continue;
+		sendto(fd, buf, len, 0, (struct sockaddr *)&peer, peerlen);
+		if (nth && mode == BU_DUPLICATE)
+			sendto(fd, buf, len, 0, (struct sockaddr *)&peer,
+			    peerlen);
+		if (mine != -1)
+			be_udp_release(fd, &held[mine]);
+	}
 }
 
 /* Open the listening socket on 127.0.0.1:port; print the port chosen. */
@@ -224,22 +413,40 @@ main(int argc, char **argv)
 	enum be_result	r;
 	uint64_t	n;
 	nfds_t		nfds = 1, i;
-	int		ch, fd;
+	const char	*m = NULL;
+	int		ch, fd, udp = 0, v6 = 0;
 
-	while ((ch = getopt(argc, argv, "m:")) != -1) {
-		if (ch != 'm')
+	while ((ch = getopt(argc, argv, "6m:u")) != -1) {
+		if (ch == 'u')
+			udp = 1;
+		else if (ch == '6')
+			v6 = 1;
+		else if (ch == 'm')
+			m = optarg;
+		else
 			be_usage();
-		for (i = 0; be_modes[i] != NULL; i++) {
-			if (strcmp(optarg, be_modes[i]) == 0)
-				break;
-		}
-		if (be_modes[i] == NULL)
-			be_usage();
-		mode = (enum be_mode)i;
 	}
-	if (argc - optind != 2)
+	if (argc - optind != 2 || (v6 && !udp))
 		be_usage();
 	n = strtoull(argv[optind + 1], NULL, 10);
+	if (udp) {
+		for (i = 0; m != NULL && be_udp_modes[i] != NULL; i++) {
+			if (strcmp(m, be_udp_modes[i]) == 0)
+				break;
+		}
+		if (m != NULL && be_udp_modes[i] == NULL)
+			be_usage();
+		return (be_udp(m != NULL ? (enum be_udp_mode)i : BU_ECHO,
+		    atoi(argv[optind]), n, v6));
+	}
+	for (i = 0; m != NULL && be_modes[i] != NULL; i++) {
+		if (strcmp(m, be_modes[i]) == 0)
+			break;
+	}
+	if (m != NULL && be_modes[i] == NULL)
+		be_usage();
+	if (m != NULL)
+		mode = (enum be_mode)i;
 	if ((pfd[0].fd = be_listen(atoi(argv[optind]))) == -1) {
 		perror("bad-echo: listen");
 		return (1);

@@ -1,7 +1,7 @@
 /*
  * check_benchmark.c: evecho-benchmark end to end, against the real
  * evecho-server and against bad-echo, a server that goes wrong on
- * purpose.  Every run is short (well under a second of load, -c small),
+ * purpose (over TCP, and over UDP with -u).  Every run is short (well under a second of load, -c small),
  * every wait has a deadline and every process is stopped by PID.  These
  * tests check counts and exit statuses, never speed.
  */
@@ -1038,6 +1038,341 @@ START_TEST(test_usage)
 }
 END_TEST
 
+/*
+ * --udp: start tests/bad-echo -u (-6: on ::1) going wrong in mode on
+ * every nth datagram; its address in target.
+ */
+static void
+start_udp_bad(const char *mode, uint64_t n, int v6)
+{
+	static char	 path[4096];
+	const char	*dir = getenv("EVECHO_BUILDDIR");
+	char		 nbuf[32];
+	const char	*argv[] = { path, "-u", "-m", mode, "0", nbuf, NULL,
+			    NULL };
+
+	snprintf(path, sizeof path, "%s/tests/bad-echo",
+	    dir != NULL ? dir : "..");
+	snprintf(nbuf, sizeof nbuf, "%llu", (unsigned long long)n);
+	if (v6) {
+		memmove(argv + 2, argv + 1, 5 * sizeof argv[0]);
+		argv[1] = "-6";
+	}
+	ck_assert_int_eq(harness_spawn(&srv, argv), 0);
+	ck_assert_msg(harness_read_ready(&srv) == 0, "bad-echo -u did not "
+	    "start: %s", harness_stderr(&srv, 0));
+	ck_assert_msg(strncmp(srv.addrs[0], "udp ", 4) == 0, "%s",
+	    srv.addrs[0]);
+	snprintf(target, sizeof target, "%.70s", srv.addrs[0] + 4);
+}
+
+/* A --udp result's counts, each checked; -1 for one not to check. */
+struct udp_want {
+	double	sent, received, lost, duplicated, reordered, corrupted;
+};
+
+/* Check the counts of a --udp JSON result against want. */
+static void
+assert_udp(const char *out, const struct udp_want *w)
+{
+	const char	*keys[] = { "sent", "received", "lost", "duplicated",
+			    "reordered", "corrupted" };
+	const double	 want[] = { w->sent, w->received, w->lost,
+			    w->duplicated, w->reordered, w->corrupted };
+	size_t		 i;
+
+	ck_assert_ptr_nonnull(strstr(out, "\"transport\":\"udp\","));
+	for (i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		if (want[i] < 0)
+			continue;
+		ck_assert_msg(json_num(out, keys[i]) == want[i], "%s: %.0f, "
+		    "want %.0f", keys[i], json_num(out, keys[i]), want[i]);
+	}
+	/* Every datagram is accounted for; corruption is the mismatches. */
+	ck_assert(json_num(out, "corrupted") == json_num(out, "mismatches"));
+	/* Messages and latency: the received, inside the measured time. */
+	ck_assert(json_num(out, "received") >= json_num(out, "messages"));
+	ck_assert(json_num(out, "samples") == json_num(out, "messages"));
+}
+
+/*
+ * Exact counts against a server that goes wrong on every 10th datagram
+ * it gets: of 1005, 100 dropped, duplicated, flipped or held back behind
+ * the next of its flow.  Loss, duplicates and corruption fail the run;
+ * reordering alone does not.
+ */
+START_TEST(test_udp_faults)
+{
+	static char		 out[65536];
+	static const struct {
+		const char	*mode;
+		const char	*flows, *depth;
+		struct udp_want	 want;
+		int		 rc;
+	} cases[] = {
+		{ "drop", "3", "4", { 1005, 905, 100, 0, -1, 0 }, 1 },
+		{ "duplicate", "3", "4", { 1005, 1005, 0, 100, -1, 0 }, 1 },
+		{ "flip", "3", "4", { 1005, 905, 0, 0, -1, 100 }, 1 },
+		/* One flow, two in flight: the next always follows. */
+		{ "reorder", "1", "2", { 1005, 1005, 0, 0, 100, 0 }, 0 },
+	};
+	const char	*args[] = { "-q", "--json", "--udp", "--timeout",
+			    "200ms", "-n", "1005", "-T", "1", "-c", NULL, "-d",
+			    NULL, NULL };
+	size_t		 i;
+	int		 rc;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		start_udp_bad(cases[i].mode, 10, 0);
+		args[8] = strcmp(cases[i].flows, "1") == 0 ? "1" : "2";
+		args[10] = cases[i].flows;
+		args[12] = cases[i].depth;
+		rc = run_bench(out, sizeof out, 0, args);
+		stop_server();
+		ck_assert_msg(rc == cases[i].rc, "%s: exit %d", cases[i].mode,
+		    rc);
+		assert_udp(out, &cases[i].want);
+		ck_assert(json_num(out, "late") == 0);
+		ck_assert_ptr_nonnull(strstr(out, "\"errors\":0,"));
+	}
+}
+END_TEST
+
+/*
+ * Echoed after 500 ms, past a 200 ms --timeout: lost, then late (those
+ * back before the run's end); --max-loss lets a lossy run pass.
+ */
+START_TEST(test_udp_late)
+{
+	static char	 out[65536];
+	const char	*args[] = { "-q", "--json", "--udp", "--timeout",
+			    "200ms", "-c", "1", "-n", "105", NULL };
+	const char	*budget[] = { "-q", "--json", "--udp", "--timeout",
+			    "200ms", "-c", "1", "-n", "105", "--max-loss",
+			    "10%", NULL };
+	const struct udp_want	want = { 105, 95, 10, 0, 0, 0 };
+	int		 rc;
+
+	start_udp_bad("late", 10, 0);
+	rc = run_bench(out, sizeof out, 0, args);
+	stop_server();
+	ck_assert_int_eq(rc, 1);
+	assert_udp(out, &want);
+	ck_assert(json_num(out, "late") >= 1 && json_num(out, "late") <= 10);
+	start_udp_bad("late", 10, 0);	/* counting from 1 again */
+	rc = run_bench(out, sizeof out, 0, budget);
+	stop_server();
+	ck_assert_int_eq(rc, 0);	/* 10 of 105 is within 10% */
+	assert_udp(out, &want);
+	ck_assert(json_num(out, "max_loss_percent") == 10);
+}
+END_TEST
+
+/*
+ * A faithful UDP echo: pingpong over threads (with progress), --rate on
+ * its schedule, -n exactly, and ::1 with the largest IPv6 datagram.
+ */
+START_TEST(test_udp_faithful)
+{
+	static char		 out[65536];
+	const char		*pp[] = { "--json", "--udp", "-c", "4", "-d",
+				    "4", "-T", "2", "-t", "1.1", "-w", "0.1",
+				    NULL };
+	const char		*rate[] = { "-q", "--json", "--udp", "-c", "2",
+				    "--rate", "2000", "-t", "0.5", "-w", "0.1",
+				    NULL };
+	const char		*count[] = { "-q", "--json", "--udp", "-c", "3",
+				    "-d", "3", "-n", "1000", NULL };
+	const char		*big[] = { "-q", "--json", "--udp", "-c", "2",
+				    "-s", "65527", "-n", "200", NULL };
+	const struct udp_want	 none = { -1, -1, 0, 0, 0, 0 };
+	struct harness_proc	 p;
+	int64_t			 started = harness_now_ms();
+
+	start_udp_bad("echo", 0, 0);
+	spawn_bench(&p, 0, pp);
+	assert_clean(collect_bench(&p, started, out, sizeof out), out);
+	assert_udp(out, &none);
+	ck_assert(json_num(out, "sent") == json_num(out, "received"));
+	ck_assert(json_num(out, "messages") < json_num(out, "received"));
+	ck_assert_ptr_nonnull(strstr(out, "\"mode\":\"pingpong\""));
+	ck_assert(json_num(out, "depth") == 4);
+	ck_assert_msg(strstr(p.err, " sent, 0 lost, 0 late, 0 duplicated, "
+	    "0 reordered") != NULL, "progress: %s", p.err);
+
+	assert_clean(run_bench(out, sizeof out, 0, rate), out);
+	assert_udp(out, &none);
+	ck_assert(json_num(out, "sent") == json_num(out, "received"));
+	/* 1,000 due in the measured 0.5 s, as test_rate. */
+	ck_assert(json_num(out, "messages") <= 1200 + 2);
+	ck_assert(json_num(out, "sent") <= 1200 + 2);
+	ck_assert(json_num(out, "rate_reached") >= 0.5);
+
+	assert_clean(run_bench(out, sizeof out, 0, count), out);
+	assert_udp(out, &(struct udp_want){ 1000, 1000, 0, 0, 0, 0 });
+	stop_server();
+
+	start_udp_bad("echo", 0, 1);
+	assert_clean(run_bench(out, sizeof out, 0, big), out);
+	stop_server();
+	assert_udp(out, &(struct udp_want){ 200, 200, 0, 0, 0, 0 });
+	ck_assert_ptr_nonnull(strstr(out, "\"target\":\"[::1]:"));
+}
+END_TEST
+
+/* evecho-server -u, on 127.0.0.1 and ::1: nothing lost, nothing wrong. */
+START_TEST(test_udp_server)
+{
+	static char		 out[65536];
+	const char		*extra[] = { "-u", "127.0.0.1:0", "-u", "[::1]:0",
+				    NULL };
+	const char		*pp[] = { "-q", "--json", "--udp", "-c", "4",
+				    "-d", "4", "-T", "2", "-n", "20000", NULL };
+	const char		*timed[] = { "-q", "--json", "--udp", "-c", "2",
+				    "-s", "1400", "--rate", "4000", "-t", "0.4",
+				    "-w", "0.1", NULL };
+	const struct udp_want	 none = { -1, -1, 0, 0, 0, 0 };
+	char			 v4[80] = "", v6[80] = "";
+	int			 i;
+
+	ck_assert(harness_server_start(&srv, extra) == 0);
+	for (i = 0; i < srv.nports; i++) {
+		if (strncmp(srv.addrs[i], "udp 127.", 8) == 0)
+			snprintf(v4, sizeof v4, "%.70s", srv.addrs[i] + 4);
+		else if (strncmp(srv.addrs[i], "udp [", 5) == 0)
+			snprintf(v6, sizeof v6, "%.70s", srv.addrs[i] + 4);
+	}
+	ck_assert_msg(v4[0] != '\0' && v6[0] != '\0', "no udp listeners");
+	snprintf(target, sizeof target, "%s", v4);
+	assert_clean(run_bench(out, sizeof out, 0, pp), out);
+	assert_udp(out, &(struct udp_want){ 20000, 20000, 0, 0, 0, 0 });
+	snprintf(target, sizeof target, "%s", v6);
+	assert_clean(run_bench(out, sizeof out, 0, timed), out);
+	stop_server();
+	assert_udp(out, &none);
+	ck_assert(json_num(out, "sent") == json_num(out, "received"));
+}
+END_TEST
+
+/*
+ * --udp results merge with the counts added up, and not with a TCP
+ * result; --json-stream intervals carry the counts.
+ */
+START_TEST(test_udp_json)
+{
+	static char	 a[65536], b[65536], m[65536], t[65536];
+	char		 pa[64], pb[64], pt[64];
+	const char	*ra[] = { "-q", "--json", "--udp", "--timeout", "200ms",
+			    "-c", "2", "-d", "2", "-n", "500", NULL };
+	const char	*rb[] = { "-q", "--json", "--udp", "--timeout", "200ms",
+			    "-c", "3", "-n", "300", NULL };
+	const char	*rs[] = { "-q", "--json-stream", "--interval", "200ms",
+			    "--udp", "--timeout", "200ms", "-c", "2", "-t",
+			    "0.6", "-w", "0", NULL };
+	const char	*two[] = { "--json", "--merge", pa, pb, NULL };
+	const char	*budget[] = { "--json", "--max-loss", "10", "--merge",
+			    pa, pb, NULL };
+	const char	*mixed[] = { "--json", "--merge", pa, pt, NULL };
+	const char	*keys[] = { "sent", "received", "lost", "late",
+			    "duplicated", "reordered", "corrupted",
+			    "lost_measured", "messages", NULL };
+	char		*line, *save;
+	int		 i, n = 0;
+
+	start_udp_bad("drop", 50, 0);
+	ck_assert_int_eq(run_bench(a, sizeof a, 0, ra), 1);
+	ck_assert_int_eq(run_bench(b, sizeof b, 0, rb), 1);
+	assert_udp(a, &(struct udp_want){ 500, 490, 10, 0, -1, 0 });
+	assert_udp(b, &(struct udp_want){ 300, 294, 6, 0, -1, 0 });
+	ck_assert_int_eq(run_bench(t, sizeof t, 0, rs), 1);
+	stop_server();
+	for (line = strtok_r(t, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(line, "{\"type\":\"interval\",", 19) != 0)
+			continue;
+		n++;
+		for (i = 0; i < 7; i++)	/* sent to corrupted */
+			(void)json_num(line, keys[i]);
+		ck_assert(json_num(line, "corrupted") == 0);
+	}
+	ck_assert_msg(n >= 2, "%d intervals", n);
+
+	start_server();
+	ck_assert_int_eq(run_bench(t, sizeof t, 0, (const char *const[]){
+	    "-q", "--json", "-c", "1", "-n", "10", NULL }), 0);
+	stop_server();
+	ck_assert_ptr_null(strstr(t, "\"transport\""));	/* TCP: unchanged */
+	ck_assert_ptr_null(strstr(t, "\"sent\""));
+	write_temp(pa, sizeof pa, a);
+	write_temp(pb, sizeof pb, b);
+	write_temp(pt, sizeof pt, t);
+	ck_assert_int_eq(run_bench(m, sizeof m, 1, two), 1);
+	for (i = 0; keys[i] != NULL; i++)
+		ck_assert_msg(json_num(m, keys[i]) == json_num(a, keys[i]) +
+		    json_num(b, keys[i]), "%s: merged %.0f", keys[i],
+		    json_num(m, keys[i]));
+	ck_assert(json_num(m, "connections") == 5);
+	ck_assert_ptr_nonnull(strstr(m, "\"transport\":\"udp\","));
+	ck_assert_int_eq(run_bench(m, sizeof m, 1, budget), 0);
+	ck_assert_int_eq(run_bench(m, sizeof m, 1, mixed), 64);
+	unlink(pa);
+	unlink(pb);
+	unlink(pt);
+}
+END_TEST
+
+/* What --udp cannot do is refused with one line and 64; no name is 2. */
+START_TEST(test_udp_usage)
+{
+	/* The arguments, then what the line must say. */
+	static const char *const bad[][6] = {
+		{ "--udp", "--reconnect", "127.0.0.1:7", NULL, "UDP flow" },
+		{ "--udp", "--expect-greeting", "127.0.0.1:7", NULL,
+		    "sends nothing first" },
+		{ "--udp", "--mode", "stream", "127.0.0.1:7", "not stream" },
+		{ "--udp", "--mode", "connect", "127.0.0.1:7", "not connect" },
+		{ "--mode", "hold", "--udp", "127.0.0.1:7", "not hold" },
+		{ "--udp", "--window", "1k", "127.0.0.1:7", "--window" },
+		{ "--max-loss", "1", "127.0.0.1:7", NULL, "only --udp" },
+		{ "--udp", "--max-loss", "101", "127.0.0.1:7", "percentage" },
+		{ "--udp", "--max-loss", "-1", "127.0.0.1:7", "percentage" },
+		{ "--udp", "-s", "23", "127.0.0.1:7", "24 to 65507" },
+		{ "--udp", "-s", "65508", "127.0.0.1:7", "24 to 65507" },
+		{ "--udp", "-s", "65528", "[::1]:7", "24 to 65527" },
+		{ "--udp", "--source", "::1", "127.0.0.1:7", "no IPv6" },
+	};
+	static char		 out[4096];
+	const char		*unknown[] = { "-q", "--udp", "-n", "1",
+				    "nosuch.invalid:7", NULL };
+	struct harness_proc	 p;
+	const char		*argv[8];
+	char			 err[4096];
+	size_t			 i, j;
+	int			 rc;
+
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		argv[0] = harness_program("evecho-benchmark");
+		for (j = 0; j < 4 && bad[i][j] != NULL; j++)
+			argv[j + 1] = bad[i][j];
+		argv[j + 1] = NULL;
+		ck_assert_int_eq(harness_spawn(&p, argv), 0);
+		rc = harness_wait(&p, T_MS);
+		snprintf(err, sizeof err, "%s", harness_stderr(&p, 1000));
+		harness_stop(&p, SIGKILL, 1000);
+		ck_assert_msg(rc == 64, "%s %s: exit %d, said %s", bad[i][1],
+		    bad[i][2], rc, err);
+		ck_assert_msg(strstr(err, bad[i][4]) != NULL, "%s %s: said %s",
+		    bad[i][1], bad[i][2], err);
+		ck_assert_msg(strchr(err, '\n') == err + strlen(err) - 1,
+		    "%s: not one line: %s", bad[i][1], err);
+		ck_assert_msg(strncmp(err, "evecho-benchmark: ", 18) == 0,
+		    "%s: %s", bad[i][1], err);
+	}
+	ck_assert_int_eq(run_bench(out, sizeof out, 1, unknown), 2);
+	ck_assert_str_eq(out, "");
+}
+END_TEST
+
 static Suite *
 benchmark_suite(void)
 {
@@ -1077,6 +1412,16 @@ benchmark_suite(void)
 	tcase_add_test(tc, test_timeout);
 	tcase_add_test(tc, test_unreachable);
 	tcase_add_test(tc, test_usage);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("udp");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_udp_faults);
+	tcase_add_test(tc, test_udp_late);
+	tcase_add_test(tc, test_udp_faithful);
+	tcase_add_test(tc, test_udp_server);
+	tcase_add_test(tc, test_udp_json);
+	tcase_add_test(tc, test_udp_usage);
 	suite_add_tcase(s, tc);
 	return (s);
 }
