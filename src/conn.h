@@ -67,6 +67,10 @@ void	conn_read_ended(struct conn *c);
 void	conn_events(struct bufferevent *bev, short what, void *arg);
 
 /* fault.c, for conn.c */
+#ifndef EVECHO_NO_FAULT
 void	fault_conn_closed(struct conn *c);
+#else
+static inline void fault_conn_closed(struct conn *c) { (void)c; }
+#endif
 
 #endif

@@ -196,7 +196,12 @@ size_t	conn_count(void);
 size_t	conn_memory(void);
 uint64_t conn_mem_full_us(void);
 
-/* fault.c */
+/*
+ * fault.c.  tests/evecho-server-nofault is built without it, so that
+ * test-instructions.sh can show what --fault costs a server that has no
+ * fault configured: the same instructions per message.
+ */
+#ifndef EVECHO_NO_FAULT
 int	fault_setup(unsigned worker, char **cause);
 void	fault_cleanup(void);
 int	fault_accept(int fd, const struct sockaddr *sa, socklen_t len);
@@ -204,6 +209,17 @@ void	fault_drain_all(void);
 int	fault_wanted_udp(void);
 void	fault_datagram(unsigned char *buf, size_t len, int *copies,
 	    uint64_t *hold_us);
+#else
+static inline int fault_setup(unsigned w, char **c) { (void)w; (void)c;
+	return (0); }
+static inline void fault_cleanup(void) { }
+static inline int fault_accept(int fd, const struct sockaddr *sa,
+	socklen_t len) { (void)fd; (void)sa; (void)len; return (0); }
+static inline void fault_drain_all(void) { }
+static inline int fault_wanted_udp(void) { return (0); }
+static inline void fault_datagram(unsigned char *b, size_t l, int *c,
+	uint64_t *h) { (void)b; (void)l; *c = 1; *h = 0; }
+#endif
 
 /* udp.c */
 int	udp_add(int fd, int faulty, char **cause);
