@@ -709,18 +709,19 @@ fault_drain_all(void)
 }
 
 /*
- * UDP: the faults one datagram of len bytes at buf draws, every --fault
- * of UDP's drawing in turn.  corrupt inverts a byte of buf in place; the
- * answer is sent *copies times (0: dropped, 2: duplicated), after *hold_us
- * (delay, reorder; 0: at once).
+ * UDP: the faults one datagram of len bytes at buf, from from, draws,
+ * every --fault of UDP's drawing in turn.  corrupt inverts a byte of buf
+ * in place; the answer is sent *copies times (0: dropped, 2: duplicated),
+ * after *hold_us (delay, reorder; 0: at once).
  */
 void
-fault_datagram(unsigned char *buf, size_t len, int *copies,
-    uint64_t *hold_us)
+fault_datagram(unsigned char *buf, size_t len, const struct sockaddr *from,
+    int *copies, uint64_t *hold_us)
 {
 	const struct fault_spec	*f;
 	size_t			 i;
 	uint64_t		 jitter;
+	char			 name[ADDR_STRLEN];
 
 	*copies = 1;
 	*hold_us = 0;
@@ -730,6 +731,9 @@ fault_datagram(unsigned char *buf, size_t len, int *copies,
 		    !fault_hits(f->ppm))
 			continue;
 		server_stats->faults[f->kind]++;
+		if (log_debug_enabled())
+			log_debug("udp %s: fault %s", addr_format(from, name,
+			    sizeof name), faultspec_name(f->kind));
 		switch (f->kind) {
 		case FAULT_DROP:
 			*copies = 0;

@@ -207,8 +207,8 @@ void	fault_cleanup(void);
 int	fault_accept(int fd, const struct sockaddr *sa, socklen_t len);
 void	fault_drain_all(void);
 int	fault_wanted_udp(void);
-void	fault_datagram(unsigned char *buf, size_t len, int *copies,
-	    uint64_t *hold_us);
+void	fault_datagram(unsigned char *buf, size_t len,
+	    const struct sockaddr *from, int *copies, uint64_t *hold_us);
 #else
 static inline int fault_setup(unsigned w, char **c) { (void)w; (void)c;
 	return (0); }
@@ -217,8 +217,9 @@ static inline int fault_accept(int fd, const struct sockaddr *sa,
 	socklen_t len) { (void)fd; (void)sa; (void)len; return (0); }
 static inline void fault_drain_all(void) { }
 static inline int fault_wanted_udp(void) { return (0); }
-static inline void fault_datagram(unsigned char *b, size_t l, int *c,
-	uint64_t *h) { (void)b; (void)l; *c = 1; *h = 0; }
+static inline void fault_datagram(unsigned char *b, size_t l,
+	const struct sockaddr *f, int *c, uint64_t *h) { (void)b; (void)l;
+	(void)f; *c = 1; *h = 0; }
 #endif
 
 /* udp.c */

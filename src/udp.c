@@ -519,7 +519,7 @@ udp_answer_faulty(struct udp_socket *u, unsigned n)
 		if (!udp_admit(u, i, now))
 			continue;
 		fault_datagram(udp_slots[i].iov.iov_base, udp_in[i].msg_len,
-		    &copies, &hold);
+		    udp_in[i].msg_hdr.msg_name, &copies, &hold);
 		if (hold != 0 && copies != 0)
 			udp_hold(u, i, copies, hold);
 		else
