@@ -297,22 +297,14 @@ conn_memory(void)
 static size_t
 conn_kernel_unsent(int fd)
 {
-	int	n;
-
-	if (ioctl(fd, SIOCOUTQ, &n) != 0 || n < 0)
-		return (0);
-	return ((size_t)n);
+	return (sock_queued(fd, SIOCOUTQ));
 }
 
 /* Bytes the client sent that the server has not read yet, or 0. */
 static size_t
 conn_kernel_unread(int fd)
 {
-	int	n;
-
-	if (ioctl(fd, FIONREAD, &n) != 0 || n < 0)
-		return (0);
-	return ((size_t)n);
+	return (sock_queued(fd, FIONREAD));
 }
 
 /* Bytes the client has acknowledged, modulo 2^32 (TCP_INFO), or 0. */
@@ -320,11 +312,8 @@ static uint32_t
 conn_kernel_acked(int fd)
 {
 	struct tcp_info	ti;
-	socklen_t	len = sizeof ti;
 
-	memset(&ti, 0, sizeof ti);
-	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0)
-		return (0);
+	sock_tcp_info(fd, &ti);
 	return ((uint32_t)ti.tcpi_bytes_acked);
 }
 

@@ -40,6 +40,7 @@
 #include "log.h"
 #include "parse.h"
 #include "server.h"
+#include "sock.h"
 
 #define FAULT_RECORDS		256	/* delayed reads kept apart, per conn */
 #define FAULT_POLL_US		1000	/* waiting for the kernel's queue */
@@ -184,11 +185,7 @@ fault_applied(enum fault_kind kind, const struct conn *c)
 static size_t
 fault_unsent(int fd, int not_sent)
 {
-	int	n = 0;
-
-	if (ioctl(fd, not_sent ? SIOCOUTQNSD : SIOCOUTQ, &n) != 0 || n < 0)
-		return (0);
-	return ((size_t)n);
+	return (sock_queued(fd, not_sent ? SIOCOUTQNSD : SIOCOUTQ));
 }
 
 /* The client gone while stalled: reset, or its FIN seen by the kernel. */
@@ -196,9 +193,8 @@ static int
 fault_peer_gone(int fd)
 {
 	struct tcp_info	ti;
-	socklen_t	len = sizeof ti;
 
-	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0)
+	if (sock_tcp_info(fd, &ti) != 0)
 		return (1);
 	return (ti.tcpi_state == TCP_CLOSE_WAIT || ti.tcpi_state == TCP_CLOSE);
 }

@@ -1,5 +1,6 @@
 /* sock.c: non-blocking TCP connects, for the client and the benchmark. */
 #include <sys/types.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 
@@ -17,6 +18,34 @@
 #include "addr.h"
 #include "parse.h"
 #include "sock.h"
+
+/*
+ * Bytes a socket's queue holds, by ioctl request: SIOCOUTQ (sent, not
+ * acknowledged), SIOCOUTQNSD (not sent), FIONREAD (not read); 0 on error.
+ */
+size_t
+sock_queued(int fd, unsigned long request)
+{
+	int	n = 0;
+
+	if (ioctl(fd, request, &n) != 0 || n < 0)
+		return (0);
+	return ((size_t)n);
+}
+
+/* A TCP socket's tcp_info into *ti: 0, or -1 (zeroed). */
+int
+sock_tcp_info(int fd, struct tcp_info *ti)
+{
+	socklen_t	len = sizeof *ti;
+
+	memset(ti, 0, sizeof *ti);
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, ti, &len) != 0) {
+		memset(ti, 0, sizeof *ti);
+		return (-1);
+	}
+	return (0);
+}
 
 /* Turn off Nagle: echo traffic is small messages that want no delay. */
 int

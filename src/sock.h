@@ -16,6 +16,9 @@ int	sock_connect_first(const struct addrinfo *res, int family,
 	    void (*failed)(const char *cause, void *arg), void *arg,
 	    const struct addrinfo **chosen);
 int	sock_set_nodelay(int fd);
+size_t	sock_queued(int fd, unsigned long request);
+struct tcp_info;
+int	sock_tcp_info(int fd, struct tcp_info *ti);
 uint64_t sock_raise_nofile(void);
 int	sock_count_open(void);
 
