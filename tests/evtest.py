@@ -191,6 +191,16 @@ class Server:
             return self.proc.wait()
 
 
+def run(*tests):
+    """Run each test function, stop every server, return the exit status."""
+    try:
+        for t in tests:
+            t()
+    finally:
+        stop_all()
+    return summary()
+
+
 def stop_all():
     """Kill every server still running, and any worker of it."""
     for p in PROCS:

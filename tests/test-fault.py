@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 
-from evtest import BUILD, check, stop_all, summary
+from evtest import BUILD, check
 import evtest
 
 TMP = sys.argv[1] if len(sys.argv) > 1 else "."
@@ -409,16 +409,7 @@ def test_listen():
           "jitter '2ms'" in rc.stderr, rc.stderr)
 
 
-def main():
-    try:
-        for t in (test_endings, test_stall, test_delay, test_rate,
-                  test_chunk, test_corrupt_refuse, test_seed, test_udp,
-                  test_listen):
-            t()
-    finally:
-        stop_all()
-    return summary()
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(evtest.run(test_endings, test_stall, test_delay, test_rate,
+                        test_chunk, test_corrupt_refuse, test_seed, test_udp,
+                        test_listen))

@@ -17,7 +17,7 @@ import socket
 import sys
 import time
 
-from evtest import check, stop_all, summary, wait_for
+from evtest import check
 import evtest
 
 TMP = sys.argv[1] if len(sys.argv) > 1 else "."
@@ -216,25 +216,24 @@ def pump(sender, addr, rate, secs, got):
             for _ in range(max(due, 0)):
                 s[0].sendto(b"x" * 32, addr)
                 s[1] += 1
-        for i, (s, _) in enumerate(sender):
-            try:
-                while True:
-                    s.recv(100)
-                    got[i] += 1
-            except BlockingIOError:
-                pass
+        collect(sender, got)
         time.sleep(0.002)
     deadline = time.monotonic() + 0.5
     while time.monotonic() < deadline:
-        for i, (s, _) in enumerate(sender):
-            try:
-                while True:
-                    s.recv(100)
-                    got[i] += 1
-            except BlockingIOError:
-                pass
+        collect(sender, got)
         time.sleep(0.01)
     return sent
+
+
+def collect(sender, got):
+    """Count the echoes waiting on each sender's socket into got."""
+    for i, (s, _) in enumerate(sender):
+        try:
+            while True:
+                s.recv(100)
+                got[i] += 1
+        except BlockingIOError:
+            pass
 
 
 def test_rate():
@@ -353,15 +352,6 @@ def test_valgrind():
           "exit %s: %s" % (rc, srv.log()[-2000:]))
 
 
-def main():
-    try:
-        for t in (test_sizes, test_flows, test_guard, test_rate,
-                  test_overflow, test_workers, test_valgrind):
-            t()
-    finally:
-        stop_all()
-    return summary()
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(evtest.run(test_sizes, test_flows, test_guard, test_rate,
+                        test_overflow, test_workers, test_valgrind))
