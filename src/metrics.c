@@ -394,6 +394,9 @@ metrics_json(struct evbuffer *b)
 	    (unsigned long long)s->udp_out_bytes);
 	metrics_json_reasons(b, stats_udp_drop_names, s->udp_dropped,
 	    UDP_DROP_REASONS);
+	evbuffer_add_printf(b, "},\n\"faults\": {\"specs\": %llu, "
+	    "\"applied\": ", (unsigned long long)s->fault_specs);
+	metrics_json_reasons(b, stats_fault_names, s->faults, FAULT_KINDS);
 	evbuffer_add_printf(b, "},\n\"workers\": [");
 	for (i = 0; i < metrics_nslots; i++) {
 		w = &metrics_slots[i];
