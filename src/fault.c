@@ -100,7 +100,9 @@ fault_hits(uint32_t ppm)
 
 /*
  * Once, before serving: seed the draws, make the rate limits, log what
- * will happen.  worker is this process's number (0 without workers).
+ * will happen.  worker is this process's number (0 without workers, or
+ * the supervisor, which only chooses the seed and logs; its workers get
+ * the seed with their command line, fault_seed_argument()).
  */
 int
 fault_setup(unsigned worker, char **cause)
@@ -113,7 +115,7 @@ fault_setup(unsigned worker, char **cause)
 
 	if (server_config.nfaults == 0)
 		return (0);
-	if (!server_config.fault_seed_set) {
+	if (!server_config.fault_seed_set && worker == 0) {
 		if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) != sizeof seed)
 			seed = (uint64_t)time(NULL) ^ (uint64_t)getpid();
 		seed %= 1000000000000ULL;	/* short enough to retype */
@@ -138,13 +140,30 @@ fault_setup(unsigned worker, char **cause)
 			}
 		}
 		faultspec_format(f, text, sizeof text);
-		if (worker <= 1)
+		if (worker == 0)
 			log_info("fault: %s", text);
 	}
-	if (worker <= 1)
+	if (worker == 0)
 		log_info("fault: seed %llu (--fault-seed repeats this run)",
 		    (unsigned long long)seed);
 	return (0);
+}
+
+/*
+ * For the supervisor: "--fault-seed=N" with the seed it chose or was
+ * given, for its workers' command line, so that all of them draw from
+ * one logged seed; NULL without faults.
+ */
+const char *
+fault_seed_argument(void)
+{
+	static char	arg[48];
+
+	if (server_config.nfaults == 0)
+		return (NULL);
+	snprintf(arg, sizeof arg, "--fault-seed=%llu",
+	    (unsigned long long)server_config.fault_seed);
+	return (arg);
 }
 
 /* At exit. */

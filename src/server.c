@@ -790,12 +790,14 @@ server_supervise(char **argv)
 	char			*cause;
 	int			 status;
 
-	if ((slots = supervisor_slots(server_config.workers, &cause)) == NULL)
+	if ((slots = supervisor_slots(server_config.workers, &cause)) == NULL ||
+	    fault_setup(0, &cause) != 0)
 		fatalx("%s", cause);
 	systemd_stats_from(slots, server_config.workers);
 	server_metrics(slots, server_config.workers);
 	server_become_service();
 	status = supervisor_run(argv);
+	fault_cleanup();
 	metrics_stop();
 	systemd_cleanup();
 	service_pidfile_remove();

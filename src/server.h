@@ -203,6 +203,7 @@ uint64_t conn_mem_full_us(void);
  */
 #ifndef EVECHO_NO_FAULT
 int	fault_setup(unsigned worker, char **cause);
+const char *fault_seed_argument(void);
 void	fault_cleanup(void);
 int	fault_accept(int fd, const struct sockaddr *sa, socklen_t len);
 void	fault_drain_all(void);
@@ -212,6 +213,7 @@ void	fault_datagram(unsigned char *buf, size_t len,
 #else
 static inline int fault_setup(unsigned w, char **c) { (void)w; (void)c;
 	return (0); }
+static inline const char *fault_seed_argument(void) { return (NULL); }
 static inline void fault_cleanup(void) { }
 static inline int fault_accept(int fd, const struct sockaddr *sa,
 	socklen_t len) { (void)fd; (void)sa; (void)len; return (0); }

@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,6 +165,28 @@ supervisor_worker_ready(unsigned worker)
 	if (write(SUPERVISOR_READY_FD, &b, 1) != 1)
 		log_warnx("cannot tell the supervisor this worker is ready");
 	close(SUPERVISOR_READY_FD);
+}
+
+/*
+ * The workers' command line: ours, and the fault seed this process chose
+ * (fault.c), so that every worker draws from the one seed logged.
+ */
+static char **
+supervisor_worker_argv(char **argv)
+{
+	const char	*seed = fault_seed_argument();
+	char		**v;
+	size_t		  n;
+
+	if (seed == NULL)
+		return (argv);
+	for (n = 0; argv[n] != NULL; n++)
+		;
+	if ((v = calloc(n + 2, sizeof *v)) == NULL)
+		fatal("calloc");
+	memcpy(v, argv, n * sizeof *v);
+	v[n] = (char *)(uintptr_t)seed;
+	return (v);
 }
 
 /* Move fd to target in a child about to exec; exits on failure. */
@@ -462,7 +485,7 @@ supervisor_run(char **argv)
 	struct server_stats	 total;
 	size_t			 i;
 
-	worker_argv = argv;
+	worker_argv = supervisor_worker_argv(argv);
 	if ((workers = calloc(nworkers, sizeof *workers)) == NULL)
 		fatal("calloc");
 	if (pipe2(ready_pipe, O_CLOEXEC | O_NONBLOCK) != 0)

@@ -227,6 +227,8 @@ def capture(port, stop, sizes):
         p = socket.socket(socket.AF_PACKET, socket.SOCK_RAW,
                           socket.htons(0x0003))
         p.bind(("lo", 0))
+        # Room for every frame while this thread waits for the GIL.
+        p.setsockopt(socket.SOL_SOCKET, 33, 16 << 20)   # SO_RCVBUFFORCE
     except OSError:
         sizes.append(None)
         return
@@ -353,6 +355,18 @@ def test_seed():
     m = srv.wait_log(r"fault: seed (\d+) \(--fault-seed repeats this run\)")
     check("without --fault-seed, the random seed chosen is logged",
           m is not None)
+    srv.stop()
+    srv = Server("-l", "127.0.0.1:0", "--workers", "2", "--fault",
+                 "refuse@50%")
+    m = srv.wait_log(r"fault: seed (\d+)")
+    time.sleep(0.3)
+    seeds = srv.log().count("fault: seed")
+    kids = evtest.children(srv.proc.pid)
+    argv = [open("/proc/%d/cmdline" % k).read().split("\0") for k in kids]
+    check("--workers: one seed, logged once, handed to every worker",
+          m is not None and seeds == 1 and len(argv) == 2 and
+          all("--fault-seed=" + m.group(1) in a for a in argv),
+          "%d seed lines, workers %r" % (seeds, argv))
     srv.stop()
 
 
