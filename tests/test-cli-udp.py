@@ -7,10 +7,11 @@ too many refused), and line mode with several lines.  Against a stub in
 this process: tries and --timeout (a peer that ignores the first K
 datagrams), a late echo or a stray datagram never taken for the echo, a
 line with no echo reported and passed over; a closed port refused at
-once.  Run by tests/test-cli-udp.sh; every server is stopped by PID,
+once; and the client under valgrind's memcheck through all of it.  Run by tests/test-cli-udp.sh; every server is stopped by PID,
 every client run and every wait bounded.
 """
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -274,6 +275,42 @@ def test_refusals():
               "rc %d, err %r" % (rc, err))
 
 
+def test_valgrind():
+    vg = shutil.which(os.environ.get("VALGRIND") or "valgrind")
+    if os.environ.get("EVECHO_SANITIZERS") == "yes" or vg is None:
+        print("skip: the client under valgrind (no valgrind, or ASan)")
+        return
+    memcheck = [vg, "-q", "--error-exitcode=99", "--leak-check=full",
+                "--errors-for-leak-kinds=definite,indirect",
+                "--show-leak-kinds=definite,indirect", CLI]
+
+    def vg_cli(args, stdin=b""):
+        r = subprocess.run(memcheck + args, input=stdin, capture_output=True,
+                           timeout=60)
+        return r.returncode, r.stdout, r.stderr
+
+    # Line 2 unanswered, a stray before each echo, then a refused port.
+    def answer(n, data):
+        return [] if data == b"two" else [(0, data[::-1] + b"?"), (0, data)]
+    st = Stub(answer)
+    rc, out, err = vg_cli(["-u", "-v", "-i", "--timeout", "200ms",
+                           "--retries", "2", st.addr], b"one\ntwo\nthree\n")
+    check("under memcheck: line mode, strays and a line unanswered, exit 3",
+          rc == 3 and out == b"one\nthree\n", "rc %d, err %r" %
+          (rc, err[-2000:]))
+    rc, out, err = vg_cli(["-u", "-t", "-m", "x" * 8192, st.addr])
+    check("under memcheck: -m, exit 0", rc == 0 and out == b"x" * 8192 +
+          b"\n", "rc %d, err %r" % (rc, err[-2000:]))
+    st.stop()
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    addr = "127.0.0.1:%d" % s.getsockname()[1]
+    s.close()
+    rc, out, err = vg_cli(["-u", "-i", addr], b"x\n")
+    check("under memcheck: a closed port, exit 2", rc == 2,
+          "rc %d, err %r" % (rc, err[-2000:]))
+
+
 def main():
     try:
         test_refusals()
@@ -282,6 +319,7 @@ def main():
         test_not_the_echo()
         test_lines_unanswered()
         test_refused()
+        test_valgrind()
     finally:
         stop_all()
     return summary()
