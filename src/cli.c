@@ -58,7 +58,7 @@ static const struct option cli_options[] = {
 	{ NULL, 0, NULL, 0 }
 };
 
-/* With -u, each try's wait when --timeout is not given. */
+/* -u: each try's wait when --timeout is not given; tries per datagram. */
 #define CLI_UDP_TIMEOUT_US	1000000
 #define CLI_UDP_RETRIES		3
 #define CLI_UDP_RETRIES_MAX	1000
