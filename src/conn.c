@@ -55,6 +55,7 @@
 #include "addr.h"
 #include "clock.h"
 #include "log.h"
+#include "conn.h"
 #include "server.h"
 #include "sock.h"
 
@@ -103,44 +104,12 @@
  */
 #define CONN_MEM_COST(held)	((held) + (held) / 2)
 
-/*
- * One connection, 64 bytes, in a table indexed by its descriptor: no
- * allocation of its own, no list, no copy of the descriptor.  At 10,000 idle
- * connections that is 1,086 bytes of RSS each, against 1,166 with a
- * calloc()ed 128-byte struct on a list; libevent's bufferevent and event map
- * take the other 1,022.  Sizes are 32 bits where --max-pending bounds them.
- */
-struct conn {
-	struct bufferevent	*bev;		/* NULL: the slot is free */
-	struct sockaddr_in6	 peer;		/* large enough for IPv4 too */
-	uint8_t			 flags;
-#define CONN_READ_EOF	0x01	/* the client shut down its sending side */
-#define CONN_PAUSED	0x02	/* reading stopped: a memory bound is held */
-#define CONN_DRAINING	0x04	/* server shutdown: close once quiet */
-#define CONN_LINGER	0x08	/* our FIN is sent: discard until the client's */
-#define CONN_MOVING	0x10	/* the last silence check saw bytes in transit */
-#define CONN_QUEUED	0x20	/* output may hold bytes: look before writing */
-	uint8_t			 read_more_skip;	/* full reads to take as is */
-	uint8_t			 why;		/* while lingering: conn_whys[] */
-	uint8_t			 uses;		/* callbacks so far, up to 255 */
-	uint16_t		 echoed;	/* sent, still at the input's front */
-	uint8_t			 kept;		/* listed in conn_kept[] */
-	uint32_t		 id;		/* for the log; wraps */
-	uint32_t		 held;		/* input length after last cb */
-	uint32_t		 counted;	/* our share of conn_mem */
-	uint32_t		 seen_acked;	/* at the last silence check, mod 2^32 */
-	uint32_t		 seen_ms;	/* when that check was (conn_now_ms) */
-};
 
-_Static_assert(sizeof (struct conn) == 64, "struct conn is 64 bytes");
-
-/* Why a lingering close happened, by c->why. */
-#define CONN_WHY_IDLE		0
-#define CONN_WHY_SHUTDOWN	1
+/* Why a lingering close happened, by c->why (conn.h's CONN_WHY_*). */
 static const char *const	 conn_whys[] = { "idle timeout",
-				    "server shutting down" };
+				    "server shutting down", "fault close-after" };
 static const enum close_reason	 conn_why_reasons[] = { CLOSE_IDLE_TIMEOUT,
-				    CLOSE_DRAINED };
+				    CLOSE_DRAINED, CLOSE_FAULT };
 
 /*
  * Connections whose input keeps its chain (c->echoed), to be drained by
@@ -463,6 +432,8 @@ conn_close_counted(struct conn *c, const char *why, enum close_reason reason,
 	server_stats->closed[reason]++;
 	if (c->flags & CONN_PAUSED)
 		server_stats->paused--;
+	if (c->flags & CONN_FAULT)
+		fault_conn_closed(c);
 
 	source_release((struct sockaddr *)&c->peer);
 	bufferevent_free(c->bev);
@@ -1076,8 +1047,8 @@ conn_greet(struct conn *c)
 	server_stats->greetings++;
 }
 
-/* Take over an accepted socket. */
-void
+/* Take over an accepted socket: its connection, or NULL (fd closed). */
+struct conn *
 conn_accept(int fd, const struct sockaddr *sa, socklen_t len)
 {
 	struct conn	*c;
@@ -1097,7 +1068,7 @@ conn_accept(int fd, const struct sockaddr *sa, socklen_t len)
 		    "started with", fd, conn_table_len);
 		close(fd);
 		server_stats->rejected[REJECT_ERROR]++;
-		return;
+		return (NULL);
 	}
 	c = &conn_table[fd];
 	c->bev = bufferevent_socket_new(server_base, fd, BEV_OPT_CLOSE_ON_FREE);
@@ -1105,7 +1076,7 @@ conn_accept(int fd, const struct sockaddr *sa, socklen_t len)
 		log_warnx("accept: cannot create a bufferevent");
 		close(fd);
 		server_stats->rejected[REJECT_ERROR]++;
-		return;
+		return (NULL);
 	}
 	if ((size_t)fd >= conn_table_hi)
 		conn_table_hi = (size_t)fd + 1;
@@ -1137,6 +1108,7 @@ conn_accept(int fd, const struct sockaddr *sa, socklen_t len)
 		log_debug("conn %llu %s accepted", (unsigned long long)c->id,
 		    addr_format(sa, peer, sizeof peer));
 	}
+	return (c);
 }
 
 /* Shutdown has begun: c closes once quiet for CONN_DRAIN_GRACE_US. */
@@ -1187,4 +1159,71 @@ conn_close_all(const char *why, uint64_t *lost)
 		}
 	}
 	return (cut);
+}
+
+/*
+ * For fault.c, whose connections echo through callbacks of its own: the
+ * same accounting, bounds and endings, behind calls that leave the echo
+ * path's own functions as they were (static, inlined where they are).
+ */
+
+int
+conn_descriptor(const struct conn *c)
+{
+	return (conn_fd(c));
+}
+
+/* c holds held bytes (input plus output): finish, or apply the bounds. */
+void
+conn_held(struct conn *c, size_t held)
+{
+	conn_after_echo(c, held);
+}
+
+/* c holds held bytes; count them toward --max-memory, nothing more. */
+void
+conn_account(struct conn *c, size_t held)
+{
+	conn_count_held(c, held);
+}
+
+/* End c now; with unsent_too the kernel's unsent bytes count as lost. */
+void
+conn_end(struct conn *c, const char *why, enum close_reason reason,
+    int unsent_too)
+{
+	conn_close_counted(c, why, reason, unsent_too);
+}
+
+/* End c for a socket error err. */
+void
+conn_end_error(struct conn *c, const char *what, int err)
+{
+	char	why[128];
+
+	snprintf(why, sizeof why, "%s: %s", what, strerror(err));
+	conn_close(c, why, conn_error_reason(err));
+}
+
+/* FIN now, then discard until the client's: a fault's gentle close. */
+void
+conn_end_gently(struct conn *c)
+{
+	conn_finish(c, CONN_WHY_FAULT);
+}
+
+/* The client shut down: no more reading, no pause. */
+void
+conn_read_ended(struct conn *c)
+{
+	c->flags |= CONN_READ_EOF;
+	conn_unpause(c);
+	bufferevent_disable(c->bev, EV_READ);
+}
+
+/* libevent's other events for c: errors, timeouts, a lingering close. */
+void
+conn_events(struct bufferevent *bev, short what, void *arg)
+{
+	conn_event_cb(bev, what, arg);
 }

@@ -37,6 +37,7 @@ struct listener {
 	int			 shared; /* systemd's: one for all workers */
 	int			 proxy;	/* --proxy-protocol: a header first */
 	int			 udp;	/* -u: udp.c serves it */
+	int			 faulty; /* --fault applies to it */
 };
 
 static struct listener	 listeners[LISTENER_MAX];
@@ -54,6 +55,7 @@ static int		 listener_backlog;
 /* Whether the sockets opened next take PROXY headers, or are UDP. */
 static int		 listener_proxy_next;
 static int		 listener_udp_next;
+static int		 listener_fault_next;
 static struct event	*listener_resume_ev;
 static int		 listener_last_error;
 
@@ -100,19 +102,18 @@ listener_report_refused(uint64_t n, void *arg)
  * header if its listener takes one -- under --max-conns-per-source.
  */
 void
-listener_admit(int fd, const struct sockaddr *sa, socklen_t len)
+listener_admit(int fd, const struct sockaddr *sa, socklen_t len, int faulty)
 {
-	size_t	before;
-
 	if (source_admit(sa) != 0) {
 		close(fd);
 		server_conn_closed();
 		return;
 	}
-	before = conn_count();
-	conn_accept(fd, sa, len);
-	if (conn_count() == before)
-		source_release(sa);	/* conn_accept failed, closed fd */
+	/* Chosen here, once: a connection no fault hit is conn.c's alone. */
+	if (faulty && fault_accept(fd, sa, len))
+		return;
+	if (conn_accept(fd, sa, len) == NULL)
+		source_release(sa);	/* conn_accept closed fd */
 }
 
 /* Return 1 if --proxy-trusted lets sa send a PROXY header. */
@@ -142,11 +143,11 @@ listener_take(struct listener *l, int fd, struct sockaddr *sa, socklen_t len)
 
 	if (conn_count() + prelude_count() < server_config.max_conns) {
 		if (!l->proxy) {
-			listener_admit(fd, sa, len);
+			listener_admit(fd, sa, len, l->faulty);
 			return;
 		}
 		if (listener_trusted(sa)) {
-			prelude_start(fd, sa, len);
+			prelude_start(fd, sa, len, l->faulty);
 			return;
 		}
 		close(fd);
@@ -324,10 +325,11 @@ listener_add(int fd, const char *name, char **cause)
 		goto fail;
 	l->proxy = listener_proxy_next;
 	l->udp = listener_udp_next;
+	l->faulty = listener_fault_next;
 	if (listener_nslots != 0)
 		return (listener_hold(l, fd, alen, cause));
 	if (l->udp) {
-		if (udp_add(fd, cause) != 0)
+		if (udp_add(fd, l->faulty, cause) != 0)
 			return (-1);
 		nlisteners++;
 		return (0);
@@ -461,6 +463,8 @@ listener_adopt_activated(char **cause)
 		listeners[nlisteners].shared = 1;
 		listener_proxy_next = server_config.proxy_all;
 		listener_udp_next = 0;
+		listener_fault_next = server_config.nfaults != 0 &&
+		    server_config.nfault_listen == 0;
 		if (listener_add(fd, name, cause) != 0)
 			return (-1);
 	}
@@ -505,8 +509,9 @@ listener_adopt(const int *fds, const int *kinds, size_t n, char **cause)
 		return (-1);
 	for (i = 0; i < n; i++) {
 		snprintf(name, sizeof name, "descriptor %d", fds[i]);
-		listener_proxy_next = kinds[i] == LISTENER_PROXY;
-		listener_udp_next = kinds[i] == LISTENER_UDP;
+		listener_proxy_next = (kinds[i] & LISTENER_PROXY) != 0;
+		listener_udp_next = (kinds[i] & LISTENER_UDP) != 0;
+		listener_fault_next = (kinds[i] & LISTENER_FAULT) != 0;
 		if (evutil_make_socket_closeonexec(fds[i]) != 0 ||
 		    listener_add(fds[i], name, cause) != 0)
 			return (-1);
@@ -524,6 +529,26 @@ listener_spec_proxy(const char *spec)
 		return (1);
 	for (i = 0; i < server_config.nproxy_specs; i++) {
 		if (strcmp(server_config.proxy_specs[i], spec) == 0)
+			return (1);
+	}
+	return (0);
+}
+
+/*
+ * Does --fault apply to the sockets of spec: all of them without
+ * --fault-listen, else the ones it names (as -l or -u has them).
+ */
+static int
+listener_spec_faulty(const char *spec)
+{
+	size_t	i;
+
+	if (server_config.nfaults == 0)
+		return (0);
+	if (server_config.nfault_listen == 0)
+		return (1);
+	for (i = 0; i < server_config.nfault_listen; i++) {
+		if (strcmp(server_config.fault_listen[i], spec) == 0)
 			return (1);
 	}
 	return (0);
@@ -552,6 +577,7 @@ listener_open_all(const char **specs, size_t n, int backlog, int reuse_port,
 	listener_udp_next = 0;
 	for (i = 0; i < n; i++) {
 		listener_proxy_next = listener_spec_proxy(specs[i]);
+		listener_fault_next = listener_spec_faulty(specs[i]);
 		rc = listener_bind(specs[i], ADDR_DEFAULT_PORT, SOCK_STREAM,
 		    backlog, reuse_port, listener_bound,
 		    listener_add_echo, NULL, cause);
@@ -571,6 +597,7 @@ listener_open_udp(const char **specs, size_t n, int reuse_port, char **cause)
 	listener_proxy_next = 0;
 	listener_udp_next = 1;
 	for (i = 0; i < n; i++) {
+		listener_fault_next = listener_spec_faulty(specs[i]);
 		rc = listener_bind(specs[i], ADDR_DEFAULT_PORT, SOCK_DGRAM, 0,
 		    reuse_port, listener_bound, listener_add_echo, NULL,
 		    cause);
@@ -588,13 +615,13 @@ listener_is_proxy(size_t i)
 	return (listeners[i].proxy);
 }
 
-/* What socket i serves: an enum listener_kind. */
+/* What socket i serves: enum listener_kind's bits. */
 int
 listener_kind(size_t i)
 {
-	if (listeners[i].udp)
-		return (LISTENER_UDP);
-	return (listeners[i].proxy ? LISTENER_PROXY : LISTENER_ECHO);
+	return ((listeners[i].udp ? LISTENER_UDP : 0) |
+	    (listeners[i].proxy ? LISTENER_PROXY : 0) |
+	    (listeners[i].faulty ? LISTENER_FAULT : 0));
 }
 
 /* The address listening socket i is bound to, i < listener_count(). */

@@ -134,72 +134,77 @@ struct metrics_series {
 	size_t			  offset;	/* of the first uint64_t */
 	const char *const	 *reasons;	/* NULL: one value */
 	size_t			  nreasons;
+	const char		 *label;	/* of reasons; NULL: reason */
 };
 
 #define METRICS_AT(field)	offsetof(struct server_stats, field)
 
 static const struct metrics_series metrics_series[] = {
 	{ "evecho_connections_open", "gauge", "Connections open now.",
-	  METRICS_AT(open), NULL, 0 },
+	  METRICS_AT(open), NULL, 0, NULL },
 	{ "evecho_connections_peak", "gauge",
 	  "Most connections open at once since start.", METRICS_AT(peak),
-	  NULL, 0 },
+	  NULL, 0, NULL },
 	{ "evecho_connections_max", "gauge",
 	  "Connections the server accepts at once (--max-conns).",
-	  METRICS_AT(max_conns), NULL, 0 },
+	  METRICS_AT(max_conns), NULL, 0, NULL },
 	{ "evecho_connections_accepted_total", "counter",
-	  "Connections accepted and served.", METRICS_AT(accepted), NULL, 0 },
+	  "Connections accepted and served.", METRICS_AT(accepted), NULL, 0, NULL },
 	{ "evecho_connections_rejected_total", "counter",
 	  "Connections closed at accept, by reason.", METRICS_AT(rejected),
-	  stats_reject_names, REJECT_REASONS },
+	  stats_reject_names, REJECT_REASONS, NULL },
 	{ "evecho_connections_closed_total", "counter",
 	  "Accepted connections that ended, by reason.", METRICS_AT(closed),
-	  stats_close_names, CLOSE_REASONS },
+	  stats_close_names, CLOSE_REASONS, NULL },
 	{ "evecho_received_bytes_total", "counter", "Bytes read from clients.",
-	  METRICS_AT(bytes_in), NULL, 0 },
+	  METRICS_AT(bytes_in), NULL, 0, NULL },
 	{ "evecho_sent_bytes_total", "counter", "Bytes echoed to clients.",
-	  METRICS_AT(bytes_out), NULL, 0 },
+	  METRICS_AT(bytes_out), NULL, 0, NULL },
 	{ "evecho_dropped_bytes_total", "counter",
 	  "Bytes received and never echoed (connection closed first).",
-	  METRICS_AT(bytes_dropped), NULL, 0 },
+	  METRICS_AT(bytes_dropped), NULL, 0, NULL },
 	{ "evecho_greetings_total", "counter", "--greeting lines sent.",
-	  METRICS_AT(greetings), NULL, 0 },
+	  METRICS_AT(greetings), NULL, 0, NULL },
 	{ "evecho_connections_paused", "gauge",
 	  "Connections not read now: --max-pending or --max-memory holds.",
-	  METRICS_AT(paused), NULL, 0 },
+	  METRICS_AT(paused), NULL, 0, NULL },
 	{ "evecho_connection_pauses_total", "counter",
 	  "Times reading from a connection paused for a memory bound.",
-	  METRICS_AT(paused_total), NULL, 0 },
+	  METRICS_AT(paused_total), NULL, 0, NULL },
 	{ "evecho_memory_held_bytes", "gauge",
 	  "Bytes held for connections, as --max-memory counts them.",
-	  METRICS_AT(mem_held), NULL, 0 },
+	  METRICS_AT(mem_held), NULL, 0, NULL },
 	{ "evecho_memory_limit_bytes", "gauge", "The --max-memory bound.",
-	  METRICS_AT(max_memory), NULL, 0 },
+	  METRICS_AT(max_memory), NULL, 0, NULL },
 	{ "evecho_memory_full_total", "counter",
 	  "Times --max-memory was reached.", METRICS_AT(mem_full_events),
-	  NULL, 0 },
+	  NULL, 0, NULL },
 	{ "evecho_accept_errors_total", "counter",
 	  "accept() failures (out of descriptors, mostly).",
-	  METRICS_AT(accept_errors), NULL, 0 },
+	  METRICS_AT(accept_errors), NULL, 0, NULL },
 	{ "evecho_accept_pauses_total", "counter",
 	  "Times accepting paused after an accept error.",
-	  METRICS_AT(accept_pauses), NULL, 0 },
+	  METRICS_AT(accept_pauses), NULL, 0, NULL },
 	{ "evecho_udp_received_datagrams_total", "counter",
-	  "UDP datagrams received.", METRICS_AT(udp_in), NULL, 0 },
+	  "UDP datagrams received.", METRICS_AT(udp_in), NULL, 0, NULL },
 	{ "evecho_udp_received_bytes_total", "counter",
 	  "Bytes in UDP datagrams received.", METRICS_AT(udp_in_bytes),
-	  NULL, 0 },
+	  NULL, 0, NULL },
 	{ "evecho_udp_sent_datagrams_total", "counter",
-	  "UDP datagrams echoed.", METRICS_AT(udp_out), NULL, 0 },
+	  "UDP datagrams echoed.", METRICS_AT(udp_out), NULL, 0, NULL },
 	{ "evecho_udp_sent_bytes_total", "counter",
 	  "Bytes in UDP datagrams echoed.", METRICS_AT(udp_out_bytes),
-	  NULL, 0 },
+	  NULL, 0, NULL },
 	{ "evecho_udp_dropped_datagrams_total", "counter",
 	  "UDP datagrams not echoed, by reason (overflow: by the kernel).",
-	  METRICS_AT(udp_dropped), stats_udp_drop_names, UDP_DROP_REASONS },
+	  METRICS_AT(udp_dropped), stats_udp_drop_names, UDP_DROP_REASONS, NULL },
+	{ "evecho_faults_total", "counter",
+	  "--fault applied, by kind (per connection, per datagram, or per "
+	  "chunk for corrupt and chunk).", METRICS_AT(faults), stats_fault_names,
+	  FAULT_KINDS, "kind" },
 	{ "evecho_worker_starts_total", "counter",
 	  "Processes started to serve (1, and one more each restart).",
-	  METRICS_AT(starts), NULL, 0 },
+	  METRICS_AT(starts), NULL, 0, NULL },
 };
 
 /* The value at offset in s, plus i counters. */
@@ -225,8 +230,9 @@ metrics_sample(struct evbuffer *b, const struct metrics_series *m,
 	if (worker != 0)
 		snprintf(w, sizeof w, "worker=\"%zu\"", worker);
 	if (m->reasons != NULL)
-		snprintf(labels, sizeof labels, "{reason=\"%s\"%s%s}",
-		    m->reasons[i], worker != 0 ? "," : "", w);
+		snprintf(labels, sizeof labels, "{%s=\"%s\"%s%s}",
+		    m->label != NULL ? m->label : "reason", m->reasons[i],
+		    worker != 0 ? "," : "", w);
 	else if (worker != 0)
 		snprintf(labels, sizeof labels, "{%s}", w);
 	evbuffer_add_printf(b, "%s%s %llu\n", m->name, labels,
@@ -357,7 +363,7 @@ metrics_json(struct evbuffer *b)
 	    metrics_start_wall, metrics_uptime());
 	for (i = 0; i < listener_count(); i++)
 		evbuffer_add_printf(b, "%s\"%s%s\"", i ? ", " : "",
-		    listener_kind(i) == LISTENER_UDP ? "udp " : "",
+		    (listener_kind(i) & LISTENER_UDP) ? "udp " : "",
 		    addr_format(listener_address(i), name, sizeof name));
 	evbuffer_add_printf(b, "],\n\"connections\": {\"open\": %llu, "
 	    "\"peak\": %llu, \"accepted\": %llu, \"max\": %llu,\n "

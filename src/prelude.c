@@ -34,6 +34,7 @@ struct prelude {
 	struct prelude		*next, *prev;
 	struct event		*ev;
 	int			 fd;
+	int			 faulty;	/* a --fault listener's */
 	struct sockaddr_storage	 peer;		/* the balancer */
 	socklen_t		 peerlen;
 	uint64_t		 deadline_us;
@@ -176,7 +177,7 @@ prelude_cb(evutil_socket_t fd, short what, void *arg)
 	socklen_t		 len;
 	const char		*why = NULL;
 	char			 a[ADDR_STRLEN], b[ADDR_STRLEN];
-	int			 rc;
+	int			 rc, faulty;
 
 	for (;;) {
 		switch (proxy_parse(p->buf, p->have, &r, &why)) {
@@ -217,8 +218,9 @@ done:
 		    r.local ? "its own (LOCAL or UNKNOWN)" :
 		    addr_format((struct sockaddr *)&client, b, sizeof b));
 	fd = p->fd;
+	faulty = p->faulty;
 	prelude_free(p, 1);
-	listener_admit(fd, (struct sockaddr *)&client, len);
+	listener_admit(fd, (struct sockaddr *)&client, len, faulty);
 }
 
 /*
@@ -226,7 +228,7 @@ done:
  * its header.  The descriptor is ours from here on, closed on failure.
  */
 void
-prelude_start(int fd, const struct sockaddr *sa, socklen_t len)
+prelude_start(int fd, const struct sockaddr *sa, socklen_t len, int faulty)
 {
 	struct timeval	 tv = clock_timeval(PRELUDE_TIMEOUT_US);
 	struct prelude	*p;
@@ -237,6 +239,7 @@ prelude_start(int fd, const struct sockaddr *sa, socklen_t len)
 		return;
 	}
 	p->fd = fd;
+	p->faulty = faulty;
 	if (len > sizeof p->peer)
 		len = sizeof p->peer;
 	memcpy(&p->peer, sa, len);

@@ -38,6 +38,7 @@
 #define SERVER_PRIORITIES	2
 /* Free heap kept at the top rather than returned to the kernel. */
 #define SERVER_TRIM_THRESHOLD	(4 << 20)
+#define SERVER_MAX_FAULTS	64	/* fault.c's rate limits */
 
 struct event_base	*server_base;
 struct server_config	 server_config;
@@ -77,6 +78,9 @@ static const struct option server_options[] = {
 	{ "udp-rate",		required_argument,	NULL, 'R' },
 	{ "udp-sources",	required_argument,	NULL, 'e' },
 	{ "udp-allow-low-ports", no_argument,		NULL, 'o' },
+	{ "fault",		required_argument,	NULL, 'F' },
+	{ "fault-seed",		required_argument,	NULL, 'G' },
+	{ "fault-listen",	required_argument,	NULL, 'H' },
 	{ "metrics",		required_argument,	NULL, 'm' },
 	{ "workers",		required_argument,	NULL, 'w' },
 	{ "proxy-protocol",	optional_argument,	NULL, 'x' },
@@ -152,6 +156,18 @@ server_usage(void)
 "      --log-file=FILE      log to FILE instead of standard error; SIGHUP\n"
 "                           reopens it (for logrotate)\n"
 "      --syslog             log to syslog (facility daemon) instead\n"
+"      --fault=SPEC         misbehave on purpose: KIND[=ARG][@PERCENT], drawn\n"
+"                           per TCP connection at accept or per UDP\n"
+"                           datagram; KIND: delay=DUR[~JITTER], rate=SIZE,\n"
+"                           chunk=SIZE, reset-after=SIZE|DUR,\n"
+"                           close-after=SIZE|DUR, stall-after=SIZE|DUR,\n"
+"                           refuse, corrupt; UDP: drop, duplicate,\n"
+"                           reorder=DUR (repeatable; e.g. --fault\n"
+"                           reset-after=1m@10%%)\n"
+"      --fault-seed=N       make every draw repeatable (default: random,\n"
+"                           and logged)\n"
+"      --fault-listen=ADDR  faults only on this -l or -u ADDR (repeatable;\n"
+"                           default: every socket)\n"
 "      --metrics=ADDR       serve HTTP on ADDR (the syntax of --listen,\n"
 "                           port 65433 if none): Prometheus metrics at\n"
 "                           /metrics, a status page at /, its numbers at\n"
@@ -205,6 +221,8 @@ server_config_free(void)
 	free((void *)server_config.udp);
 	free((void *)server_config.proxy_specs);
 	free(server_config.proxy_trusted);
+	free(server_config.faults);
+	free((void *)server_config.fault_listen);
 }
 
 /* Append s to the list *v of *n strings. */
@@ -215,6 +233,72 @@ server_append(const char **v, size_t *n, const char *s)
 		fatal("realloc");
 	v[(*n)++] = s;
 	return (v);
+}
+
+/* One --fault SPEC, or exit 64 naming the bad part. */
+static void
+server_add_fault(const char *spec)
+{
+	struct fault_spec	*f;
+	char			*cause;
+
+	if (server_config.nfaults == SERVER_MAX_FAULTS)
+		usage_error(server_progname, "--fault: at most %d",
+		    SERVER_MAX_FAULTS);
+	f = realloc(server_config.faults, (server_config.nfaults + 1) *
+	    sizeof *f);
+	if (f == NULL)
+		fatal("realloc");
+	server_config.faults = f;
+	if (faultspec_parse(spec, &f[server_config.nfaults], &cause) != 0)
+		usage_error(server_progname, "--fault '%s': %s", spec, cause);
+	server_config.nfaults++;
+}
+
+/*
+ * --fault-listen names a -l or -u, and needs --fault; each --fault has
+ * sockets of its kind to act on.
+ */
+static void
+server_check_faults(void)
+{
+	const struct fault_spec	*f;
+	size_t			 i, k;
+	int			 tcp = server_config.nlisten != 0 ||
+				    server_config.nudp == 0;
+
+	if (server_config.nfault_listen != 0 && server_config.nfaults == 0)
+		usage_error(server_progname, "--fault-listen without --fault");
+	if (server_config.fault_seed_set && server_config.nfaults == 0)
+		usage_error(server_progname, "--fault-seed without --fault");
+	for (i = 0; i < server_config.nfault_listen; i++) {
+		for (k = 0; k < server_config.nlisten; k++) {
+			if (strcmp(server_config.fault_listen[i],
+			    server_config.listen[k]) == 0)
+				break;
+		}
+		if (k < server_config.nlisten)
+			continue;
+		for (k = 0; k < server_config.nudp; k++) {
+			if (strcmp(server_config.fault_listen[i],
+			    server_config.udp[k]) == 0)
+				break;
+		}
+		if (k == server_config.nudp)
+			usage_error(server_progname, "--fault-listen=%s: not a "
+			    "--listen or --udp address (give it as they have "
+			    "it)", server_config.fault_listen[i]);
+	}
+	for (i = 0; i < server_config.nfaults; i++) {
+		f = &server_config.faults[i];
+		if (!(faultspec_applies(f->kind) & FAULT_TCP) &&
+		    server_config.nudp == 0)
+			usage_error(server_progname, "--fault %s: for UDP only, "
+			    "and there is no --udp", faultspec_name(f->kind));
+		if (!(faultspec_applies(f->kind) & FAULT_UDP) && !tcp)
+			usage_error(server_progname, "--fault %s: for TCP only, "
+			    "and there is no --listen", faultspec_name(f->kind));
+	}
 }
 
 /* --proxy-protocol=ADDR names one of the -l; --proxy-trusted needs it. */
@@ -375,6 +459,20 @@ server_parse_args(int argc, char **argv, int *verbosity)
 		case 'o':
 			server_config.udp_allow_low_ports = 1;
 			break;
+		case 'F':
+			server_add_fault(optarg);
+			break;
+		case 'G':
+			if (parse_uint(optarg, 0, UINT64_MAX, &v, &cause) != 0)
+				BAD("fault-seed");
+			server_config.fault_seed = v;
+			server_config.fault_seed_set = 1;
+			break;
+		case 'H':
+			server_config.fault_listen = server_append(
+			    server_config.fault_listen,
+			    &server_config.nfault_listen, optarg);
+			break;
 		case 'U':
 			if (service_user_check(optarg, &cause) != 0)
 				BAD("user");
@@ -409,6 +507,7 @@ server_parse_args(int argc, char **argv, int *verbosity)
 		usage_error(server_progname, "unexpected argument '%s'",
 		    argv[optind]);
 	server_check_proxy();
+	server_check_faults();
 }
 
 /*
@@ -530,6 +629,7 @@ server_stop_cb(evutil_socket_t sig, short what, void *arg)
 	    "(at most %.3g s)", server_signame((int)sig), conn_count(),
 	    (double)server_config.drain_timeout_us / 1e6);
 	conn_drain_all();
+	fault_drain_all();
 	if (conn_count() == 0) {
 		event_base_loopexit(server_base, NULL);
 		return;
@@ -607,6 +707,28 @@ server_become_service(void)
 	} else if (geteuid() == 0)
 		log_warnx("running as root: --user NAME gives it up once the "
 		    "sockets are bound");
+}
+
+/*
+ * The event base.  libevent's timers run on CLOCK_MONOTONIC_COARSE, a
+ * tick of 4 ms here, which would make --fault delay=5ms anything up to
+ * 12; with faults the precise clock, which costs every loop iteration a
+ * little, and so only then.
+ */
+static struct event_base *
+server_new_base(void)
+{
+	struct event_config	*cfg;
+	struct event_base	*base;
+
+	if (server_config.nfaults == 0)
+		return (event_base_new());
+	if ((cfg = event_config_new()) == NULL)
+		return (NULL);
+	event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+	base = event_base_new_with_config(cfg);
+	event_config_free(cfg);
+	return (base);
 }
 
 /* SIGUSR1: one line of counters. */
@@ -711,8 +833,9 @@ server_serve(const int *fds, size_t n)
 	if (source_setup(server_config.max_conns_per_source,
 	    server_config.max_conns, &cause) != 0 ||
 	    udp_rate_setup(server_config.udp_rate, server_config.udp_sources,
-	    &cause) != 0)
+	    &cause) != 0 || fault_setup(server_worker, &cause) != 0)
 		fatalx("%s", cause);
+	server_stats->fault_specs = server_config.nfaults;
 	if (server_worker == 0)
 		server_become_service();
 
@@ -766,6 +889,7 @@ server_serve(const int *fds, size_t n)
 	conn_cleanup();
 	source_free();
 	udp_rate_free();
+	fault_cleanup();
 	systemd_cleanup();
 	metrics_stop();
 	if (server_worker != 0)
@@ -833,7 +957,7 @@ main(int argc, char **argv)
 	 * than a user waits for SIGTERM to stop the listeners; a signal at
 	 * priority 0 is handled before the next such round.
 	 */
-	if ((server_base = event_base_new()) == NULL ||
+	if ((server_base = server_new_base()) == NULL ||
 	    event_base_priority_init(server_base, SERVER_PRIORITIES) != 0)
 		fatalx("cannot create an event base");
 	log_limit_setup(server_base);

@@ -12,6 +12,7 @@ struct event_base;
 
 /* What the command line sets; fixed once the server runs. */
 #include "cidr.h"
+#include "faultspec.h"
 #include "greeting.h"
 
 struct server_config {
@@ -42,6 +43,12 @@ struct server_config {
 	uint64_t	  udp_rate;	/* datagrams/s per source; 0: no cap */
 	uint64_t	  udp_sources;	/* --udp-sources: rate table entries */
 	int		  udp_allow_low_ports;
+	struct fault_spec *faults;	/* --fault, in the order given */
+	size_t		  nfaults;
+	uint64_t	  fault_seed;
+	int		  fault_seed_set;
+	const char	**fault_listen;	/* --fault-listen: these -l/-u only */
+	size_t		  nfault_listen;
 	char		  greeting[GREETING_MAX]; /* expanded: one line */
 	size_t		  greeting_len;	/* 0: no greeting */
 };
@@ -54,6 +61,7 @@ enum reject_reason {
 	REJECT_ERROR,		/* no memory or no slot for it */
 	REJECT_PROXY_UNTRUSTED,	/* a PROXY listener's peer not trusted */
 	REJECT_PROXY_HEADER,	/* no valid PROXY header in time */
+	REJECT_FAULT,		/* --fault refuse */
 	REJECT_REASONS
 };
 
@@ -65,6 +73,7 @@ enum close_reason {
 	CLOSE_ERROR,		/* any other socket error, or no memory */
 	CLOSE_DRAINED,		/* shutdown: quiet, closed gently */
 	CLOSE_DRAIN_CUTOFF,	/* shutdown: cut off by the drain timeout */
+	CLOSE_FAULT,		/* --fault reset-, close- or stall-after */
 	CLOSE_REASONS
 };
 
@@ -106,12 +115,14 @@ struct server_stats {
 	uint64_t	udp_out;	/* datagrams echoed */
 	uint64_t	udp_out_bytes;
 	uint64_t	udp_dropped[UDP_DROP_REASONS];
+	uint64_t	faults[FAULT_KINDS];	/* applied, by kind */
 	/* Set once at start, for sums and the status page. */
 	uint64_t	max_conns;
 	uint64_t	max_memory;
 	uint64_t	pid;
 	uint64_t	starts;		/* processes that served this slot */
 	uint64_t	udp_sockets;	/* UDP sockets served, 0: no UDP */
+	uint64_t	fault_specs;	/* --fault given: 0 none */
 };
 
 /* server.c */
@@ -137,18 +148,21 @@ void	systemd_stats_from(const struct server_stats *slots, size_t n);
 
 /* prelude.c */
 size_t	prelude_count(void);
-void	prelude_start(int fd, const struct sockaddr *sa, socklen_t len);
+void	prelude_start(int fd, const struct sockaddr *sa, socklen_t len,
+	    int faulty);
 void	prelude_close_all(void);
 
 /* listener.c */
 #define LISTENER_BAD_ADDRESS	(-2)
 /* What a socket serves, as a supervisor passes it on to its workers. */
 enum listener_kind {
-	LISTENER_ECHO,		/* TCP */
-	LISTENER_PROXY,		/* TCP, a PROXY header first */
-	LISTENER_UDP
+	LISTENER_ECHO = 0,	/* TCP */
+	LISTENER_PROXY = 1,	/* TCP, a PROXY header first */
+	LISTENER_UDP = 2,
+	LISTENER_FAULT = 4	/* or'ed in: --fault applies */
 };
-void	listener_admit(int fd, const struct sockaddr *sa, socklen_t len);
+void	listener_admit(int fd, const struct sockaddr *sa, socklen_t len,
+	    int faulty);
 int	listener_adopt_activated(char **cause);
 int	listener_hold_for(size_t nslots, int backlog, char **cause);
 const int *listener_slot_fds(size_t slot);
@@ -174,15 +188,42 @@ void	listener_close_all(void);
 /* conn.c */
 int	conn_setup(void);
 void	conn_cleanup(void);
-void	conn_accept(int fd, const struct sockaddr *sa, socklen_t len);
+struct conn;
+struct conn *conn_accept(int fd, const struct sockaddr *sa, socklen_t len);
 void	conn_drain_all(void);
 size_t	conn_close_all(const char *why, uint64_t *lost);
 size_t	conn_count(void);
 size_t	conn_memory(void);
 uint64_t conn_mem_full_us(void);
 
+/*
+ * fault.c.  tests/evecho-server-nofault is built without it, so that
+ * test-instructions.sh can show what --fault costs a server that has no
+ * fault configured: the same instructions per message.
+ */
+#ifndef EVECHO_NO_FAULT
+int	fault_setup(unsigned worker, char **cause);
+void	fault_cleanup(void);
+int	fault_accept(int fd, const struct sockaddr *sa, socklen_t len);
+void	fault_drain_all(void);
+int	fault_wanted_udp(void);
+void	fault_datagram(unsigned char *buf, size_t len,
+	    const struct sockaddr *from, int *copies, uint64_t *hold_us);
+#else
+static inline int fault_setup(unsigned w, char **c) { (void)w; (void)c;
+	return (0); }
+static inline void fault_cleanup(void) { }
+static inline int fault_accept(int fd, const struct sockaddr *sa,
+	socklen_t len) { (void)fd; (void)sa; (void)len; return (0); }
+static inline void fault_drain_all(void) { }
+static inline int fault_wanted_udp(void) { return (0); }
+static inline void fault_datagram(unsigned char *b, size_t l,
+	const struct sockaddr *f, int *c, uint64_t *h) { (void)b; (void)l;
+	(void)f; *c = 1; *h = 0; }
+#endif
+
 /* udp.c */
-int	udp_add(int fd, char **cause);
+int	udp_add(int fd, int faulty, char **cause);
 void	udp_close_all(void);
 
 /* udp-rate.c */
@@ -224,6 +265,7 @@ void	metrics_stop(void);
 extern const char *const stats_reject_names[REJECT_REASONS];
 extern const char *const stats_close_names[CLOSE_REASONS];
 extern const char *const stats_udp_drop_names[UDP_DROP_REASONS];
+extern const char *const stats_fault_names[FAULT_KINDS];
 void	stats_sum(struct server_stats *sum, const struct server_stats *slots,
 	    size_t n);
 void	stats_log(const char *label, const struct server_stats *s,

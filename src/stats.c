@@ -10,10 +10,15 @@
 /* The metrics' label values, by enum reject_reason and close_reason. */
 const char *const stats_reject_names[REJECT_REASONS] = {
 	"max_conns", "per_source", "draining", "error", "proxy_untrusted",
-	"proxy_header"
+	"proxy_header", "fault"
 };
 const char *const stats_close_names[CLOSE_REASONS] = {
-	"client", "idle_timeout", "reset", "error", "drained", "drain_cutoff"
+	"client", "idle_timeout", "reset", "error", "drained", "drain_cutoff",
+	"fault"
+};
+const char *const stats_fault_names[FAULT_KINDS] = {
+	"delay", "rate", "chunk", "reset-after", "close-after", "stall-after",
+	"refuse", "corrupt", "drop", "duplicate", "reorder"
 };
 const char *const stats_udp_drop_names[UDP_DROP_REASONS] = {
 	"loop", "low_port", "rate", "send_error", "overflow"
@@ -57,13 +62,15 @@ void
 stats_log(const char *label, const struct server_stats *s,
     uint64_t mem_full_us)
 {
-	char		greeted[48] = "", udp[256] = "";
+	char		greeted[48] = "", udp[256] = "", faults[320] = "";
 	uint64_t	rejected;
+	size_t		i, off;
+	int		n;
 
 	rejected = s->rejected[REJECT_MAX_CONNS] +
 	    s->rejected[REJECT_DRAINING] + s->rejected[REJECT_ERROR] +
 	    s->rejected[REJECT_PROXY_UNTRUSTED] +
-	    s->rejected[REJECT_PROXY_HEADER];
+	    s->rejected[REJECT_PROXY_HEADER] + s->rejected[REJECT_FAULT];
 	if (server_config.greeting_len != 0)
 		snprintf(greeted, sizeof greeted, ", %llu greeted",
 		    (unsigned long long)s->greetings);
@@ -80,10 +87,24 @@ stats_log(const char *label, const struct server_stats *s,
 		    (unsigned long long)s->udp_dropped[UDP_DROP_RATE],
 		    (unsigned long long)s->udp_dropped[UDP_DROP_SEND_ERROR],
 		    (unsigned long long)s->udp_dropped[UDP_DROP_OVERFLOW]);
+	if (s->fault_specs != 0) {
+		off = (size_t)snprintf(faults, sizeof faults, "; faults");
+		for (i = 0; i < FAULT_KINDS && off < sizeof faults; i++) {
+			if (s->faults[i] == 0)
+				continue;
+			n = snprintf(faults + off, sizeof faults - off, " %s %llu",
+			    stats_fault_names[i],
+			    (unsigned long long)s->faults[i]);
+			if (n > 0)
+				off += (size_t)n;
+		}
+		if (off == strlen("; faults"))
+			snprintf(faults, sizeof faults, "; faults none yet");
+	}
 	log_info("%s: connections %llu open, %llu peak, %llu accepted, "
 	    "%llu rejected, %llu refused per source, %llu accept errors%s; "
 	    "bytes %llu in, %llu out, %llu dropped; memory %llu held, at "
-	    "--max-memory %llu times for %.3f s%s", label,
+	    "--max-memory %llu times for %.3f s%s%s", label,
 	    (unsigned long long)s->open, (unsigned long long)s->peak,
 	    (unsigned long long)s->accepted, (unsigned long long)rejected,
 	    (unsigned long long)s->rejected[REJECT_PER_SOURCE],
@@ -92,5 +113,5 @@ stats_log(const char *label, const struct server_stats *s,
 	    (unsigned long long)s->bytes_dropped,
 	    (unsigned long long)s->mem_held,
 	    (unsigned long long)s->mem_full_events, (double)mem_full_us / 1e6,
-	    udp);
+	    udp, faults);
 }

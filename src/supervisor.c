@@ -128,7 +128,7 @@ supervisor_worker_env(unsigned *worker, struct server_stats **stats,
 
 	if (env == NULL)
 		return (1);
-	if (sscanf(env, "%u/%u/%u/%64[01u]%c", &w, &n, &k, flags, &c) != 4 ||
+	if (sscanf(env, "%u/%u/%u/%64[0-7]%c", &w, &n, &k, flags, &c) != 4 ||
 	    w < 1 || w > n || n > SUPERVISOR_MAX_WORKERS || k > *nfds ||
 	    strlen(flags) != k) {
 		cause_set(cause, "%s=%s: not from a supervisor", SUPERVISOR_ENV,
@@ -149,8 +149,7 @@ supervisor_worker_env(unsigned *worker, struct server_stats **stats,
 	*stats = (struct server_stats *)p + (w - 1);
 	for (i = 0; i < k; i++) {
 		fds[i] = SUPERVISOR_FIRST_FD + (int)i;
-		kinds[i] = flags[i] == 'u' ? LISTENER_UDP : flags[i] == '1' ?
-		    LISTENER_PROXY : LISTENER_ECHO;
+		kinds[i] = flags[i] - '0';
 	}
 	*nfds = k;
 	return (0);
@@ -207,9 +206,12 @@ supervisor_exec(size_t i)
 	for (k = 0; k < n; k++)
 		supervisor_place(tmp[2 + k], SUPERVISOR_FIRST_FD + (int)k);
 	for (k = 0; k < n; k++)
-		flags[k] = "01u"[listener_kind(k)];
+		flags[k] = (char)('0' + listener_kind(k));
 	flags[n] = '\0';
-	/* Sockets, and what they serve: "/01u" for TCP, PROXY and UDP. */
+	/*
+	 * Sockets, and what they serve, a digit each of enum listener_kind's
+	 * bits: "/012" for TCP, PROXY and UDP.
+	 */
 	snprintf(env, sizeof env, "%zu/%zu/%zu/%s", i + 1, nworkers, n, flags);
 	if (setenv(SUPERVISOR_ENV, env, 1) != 0)
 		_exit(127);

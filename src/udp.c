@@ -44,6 +44,7 @@
 #define UDP_BUDGET	256	/* datagrams per wakeup, then TCP's turn */
 #define UDP_DATAGRAM	65536	/* more than UDP carries over IPv4 or IPv6 */
 #define UDP_MAX_SOCKETS	SUPERVISOR_MAX_LISTEN
+#define UDP_HELD_MAX	4096	/* answers --fault may hold back at once */
 
 struct udp_socket {
 	int		 fd;
@@ -52,6 +53,7 @@ struct udp_socket {
 	uint16_t	 port;		/* ours, network order */
 	int		 pktinfo;	/* wildcard: answer from the destination */
 	uint32_t	 overflows;	/* the kernel's drop count, last seen */
+	int		 faulty;	/* --fault applies to it */
 };
 
 /* One datagram's room: its sender, its bytes and where it was sent. */
@@ -67,13 +69,34 @@ struct udp_slot {
 
 static struct udp_socket	 udp_socks[UDP_MAX_SOCKETS];
 static size_t			 udp_nsockets;
-static struct mmsghdr		 udp_in[UDP_BATCH], udp_out[UDP_BATCH];
+/* Room for every answer twice: --fault duplicate. */
+static struct mmsghdr		 udp_in[UDP_BATCH], udp_out[2 * UDP_BATCH];
 static struct udp_slot		 udp_slots[UDP_BATCH];
 static char			*udp_buffers;	/* UDP_BATCH * UDP_DATAGRAM */
 
 /* For the once-a-second log of drops: the counts when last logged. */
 static uint64_t			 udp_logged[UDP_DROP_REASONS];
 static char			 udp_last_name[ADDR_STRLEN];
+
+/* Answers held back by --fault delay or reorder, until at_us. */
+struct udp_held {
+	uint64_t		 at_us;
+	int			 fd;
+	int			 copies;
+	struct sockaddr_storage	 to;
+	socklen_t		 tolen;
+	size_t			 ctllen;
+	union {
+		char		 buf[CMSG_SPACE(sizeof (struct in6_pktinfo))];
+		struct cmsghdr	 align;
+	} ctl;
+	size_t			 len;
+	unsigned char		 data[];
+};
+
+static struct udp_held		*udp_heap[UDP_HELD_MAX];
+static size_t			 udp_nheld;
+static struct event		*udp_held_ev;
 
 static void	udp_report_drops(uint64_t, void *);
 
@@ -305,40 +328,59 @@ udp_overflows(struct udp_socket *u, struct msghdr *in)
 	}
 }
 
+/*
+ * Count datagram i in; 1 if the guard and --udp-rate let it be answered
+ * (now: the clock for the rate), 0 if dropped and counted.
+ */
+static inline int
+udp_admit(const struct udp_socket *u, unsigned i, uint64_t now)
+{
+	struct msghdr	*in = &udp_in[i].msg_hdr;
+	int		 reason;
+
+	server_stats->udp_in++;
+	server_stats->udp_in_bytes += udp_in[i].msg_len;
+	if ((reason = udp_guard(u, in->msg_name)) != -1) {
+		udp_drop(in->msg_name, reason, 1);
+		return (0);
+	}
+	if (udp_rate_admit(in->msg_name, now) != 0) {
+		udp_drop(in->msg_name, UDP_DROP_RATE, 1);
+		return (0);
+	}
+	udp_slots[i].iov.iov_len = udp_in[i].msg_len;
+	return (1);
+}
+
+/* Queue datagram i's answer as udp_out[k]. */
+static inline void
+udp_queue(const struct udp_socket *u, unsigned i, unsigned k)
+{
+	struct msghdr	*in = &udp_in[i].msg_hdr, *out = &udp_out[k].msg_hdr;
+
+	out->msg_name = in->msg_name;
+	out->msg_namelen = in->msg_namelen;
+	out->msg_iov = &udp_slots[i].iov;
+	out->msg_iovlen = 1;
+	out->msg_controllen = u->pktinfo ?
+	    udp_reply_from(&udp_slots[i], in) : 0;
+	out->msg_control = out->msg_controllen != 0 ?
+	    udp_slots[i].out_ctl.buf : NULL;
+	out->msg_flags = 0;
+}
+
 /* Guard, charge and queue the n datagrams just received; send them. */
 static void
 udp_answer(struct udp_socket *u, unsigned n)
 {
-	struct msghdr	*in, *out;
 	uint64_t	 now = 0;
 	unsigned	 i, k = 0;
-	int		 reason;
 
 	if (server_config.udp_rate != 0)
 		now = clock_now_ns();
 	for (i = 0; i < n; i++) {
-		in = &udp_in[i].msg_hdr;
-		server_stats->udp_in++;
-		server_stats->udp_in_bytes += udp_in[i].msg_len;
-		if ((reason = udp_guard(u, in->msg_name)) != -1) {
-			udp_drop(in->msg_name, reason, 1);
-			continue;
-		}
-		if (udp_rate_admit(in->msg_name, now) != 0) {
-			udp_drop(in->msg_name, UDP_DROP_RATE, 1);
-			continue;
-		}
-		udp_slots[i].iov.iov_len = udp_in[i].msg_len;
-		out = &udp_out[k++].msg_hdr;
-		out->msg_name = in->msg_name;
-		out->msg_namelen = in->msg_namelen;
-		out->msg_iov = &udp_slots[i].iov;
-		out->msg_iovlen = 1;
-		out->msg_controllen = u->pktinfo ?
-		    udp_reply_from(&udp_slots[i], in) : 0;
-		out->msg_control = out->msg_controllen != 0 ?
-		    udp_slots[i].out_ctl.buf : NULL;
-		out->msg_flags = 0;
+		if (udp_admit(u, i, now))
+			udp_queue(u, i, k++);
 	}
 	if (n != 0)
 		udp_overflows(u, &udp_in[n - 1].msg_hdr);
@@ -346,11 +388,158 @@ udp_answer(struct udp_socket *u, unsigned n)
 		udp_send(u, k);
 }
 
-/* A socket is readable: up to a budget of datagrams, then TCP's turn. */
+/* Send the held answer h now (its copies), count it, free it. */
 static void
-udp_read_cb(evutil_socket_t fd, short what, void *arg)
+udp_release(struct udp_held *h)
 {
-	struct udp_socket	*u = arg;
+	struct msghdr	m;
+	struct iovec	iov;
+	int		i;
+
+	memset(&m, 0, sizeof m);
+	iov.iov_base = h->data;
+	iov.iov_len = h->len;
+	m.msg_name = &h->to;
+	m.msg_namelen = h->tolen;
+	m.msg_iov = &iov;
+	m.msg_iovlen = 1;
+	m.msg_control = h->ctllen != 0 ? h->ctl.buf : NULL;
+	m.msg_controllen = h->ctllen;
+	for (i = 0; i < h->copies; i++) {
+		if (sendmsg(h->fd, &m, MSG_DONTWAIT) == -1) {
+			udp_drop((struct sockaddr *)&h->to,
+			    UDP_DROP_SEND_ERROR, 1);
+			continue;
+		}
+		server_stats->udp_out++;
+		server_stats->udp_out_bytes += h->len;
+	}
+	free(h);
+}
+
+/* The held answers, a binary heap on their release time. */
+static void
+udp_heap_push(struct udp_held *h)
+{
+	size_t	i = udp_nheld++, up;
+
+	while (i > 0 && udp_heap[up = (i - 1) / 2]->at_us > h->at_us) {
+		udp_heap[i] = udp_heap[up];
+		i = up;
+	}
+	udp_heap[i] = h;
+}
+
+static struct udp_held *
+udp_heap_pop(void)
+{
+	struct udp_held	*top = udp_heap[0], *last = udp_heap[--udp_nheld];
+	size_t		 i = 0, child;
+
+	while ((child = 2 * i + 1) < udp_nheld) {
+		if (child + 1 < udp_nheld &&
+		    udp_heap[child + 1]->at_us < udp_heap[child]->at_us)
+			child++;
+		if (udp_heap[child]->at_us >= last->at_us)
+			break;
+		udp_heap[i] = udp_heap[child];
+		i = child;
+	}
+	if (udp_nheld != 0)
+		udp_heap[i] = last;
+	return (top);
+}
+
+/* Arm the release timer for the earliest held answer. */
+static void
+udp_held_arm(void)
+{
+	struct timeval	tv;
+	uint64_t	now = clock_now_us();
+
+	if (udp_nheld == 0)
+		return;
+	tv = clock_timeval(udp_heap[0]->at_us > now ?
+	    udp_heap[0]->at_us - now : 0);
+	evtimer_add(udp_held_ev, &tv);
+}
+
+/* Held answers are due. */
+static void
+udp_held_cb(evutil_socket_t fd, short what, void *arg)
+{
+	uint64_t	now = clock_now_us();
+
+	while (udp_nheld != 0 && udp_heap[0]->at_us <= now)
+		udp_release(udp_heap_pop());
+	udp_held_arm();
+}
+
+/*
+ * Hold datagram i's answer for us (delay, reorder), copies times: a copy
+ * of it in the heap, bounded by UDP_HELD_MAX; past that it is dropped.
+ */
+static void
+udp_hold(const struct udp_socket *u, unsigned i, int copies, uint64_t us)
+{
+	struct msghdr	*in = &udp_in[i].msg_hdr;
+	struct udp_held	*h;
+	size_t		 len = udp_in[i].msg_len;
+
+	if (udp_nheld == UDP_HELD_MAX ||
+	    (h = malloc(sizeof *h + len)) == NULL) {
+		udp_drop(in->msg_name, UDP_DROP_SEND_ERROR, (uint64_t)copies);
+		return;
+	}
+	h->at_us = clock_now_us() + us;
+	h->fd = u->fd;
+	h->copies = copies;
+	h->len = len;
+	memcpy(&h->to, in->msg_name, in->msg_namelen);
+	h->tolen = in->msg_namelen;
+	h->ctllen = u->pktinfo ? udp_reply_from(&udp_slots[i], in) : 0;
+	memcpy(h->ctl.buf, udp_slots[i].out_ctl.buf, h->ctllen);
+	memcpy(h->data, udp_slots[i].iov.iov_base, len);
+	udp_heap_push(h);
+	if (udp_heap[0] == h)
+		udp_held_arm();
+}
+
+/* udp_answer() on a --fault socket: each datagram draws its faults. */
+static void
+udp_answer_faulty(struct udp_socket *u, unsigned n)
+{
+	uint64_t	 now = 0, hold;
+	unsigned	 i, k = 0;
+	int		 copies;
+
+	if (server_config.udp_rate != 0)
+		now = clock_now_ns();
+	for (i = 0; i < n; i++) {
+		if (!udp_admit(u, i, now))
+			continue;
+		fault_datagram(udp_slots[i].iov.iov_base, udp_in[i].msg_len,
+		    udp_in[i].msg_hdr.msg_name, &copies, &hold);
+		if (hold != 0 && copies != 0)
+			udp_hold(u, i, copies, hold);
+		else
+			while (copies-- > 0)
+				udp_queue(u, i, k++);
+	}
+	if (n != 0)
+		udp_overflows(u, &udp_in[n - 1].msg_hdr);
+	if (k != 0)
+		udp_send(u, k);
+}
+
+/*
+ * A socket is readable: up to a budget of datagrams, then TCP's turn;
+ * answer() answers each batch.
+ */
+static inline void
+udp_receive(evutil_socket_t fd, struct udp_socket *u,
+    void (*answer)(struct udp_socket *, unsigned))
+{
 	unsigned		 done = 0;
 	int			 n;
 
@@ -363,11 +552,24 @@ udp_read_cb(evutil_socket_t fd, short what, void *arg)
 				log_warn("udp: receive");
 			return;
 		}
-		udp_answer(u, (unsigned)n);
+		answer(u, (unsigned)n);
 		done += (unsigned)n;
 		if (n < UDP_BATCH)
 			return;
 	}
+}
+
+static void
+udp_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	udp_receive(fd, arg, udp_answer);
+}
+
+/* The same on a socket --fault applies to: chosen once, at start. */
+static void
+udp_fault_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	udp_receive(fd, arg, udp_answer_faulty);
 }
 
 /* Return 1 if sa is the wildcard address of its family. */
@@ -386,7 +588,7 @@ udp_is_wildcard(const struct sockaddr *sa)
  * failure.  The batch buffers come with the first socket.
  */
 int
-udp_add(int fd, char **cause)
+udp_add(int fd, int faulty, char **cause)
 {
 	struct udp_socket	*u;
 	struct sockaddr_storage	 ss;
@@ -416,6 +618,7 @@ udp_add(int fd, char **cause)
 	    ((struct sockaddr_in6 *)&ss)->sin6_port;
 	u->pktinfo = udp_is_wildcard((struct sockaddr *)&ss);
 	u->overflows = 0;
+	u->faulty = faulty && fault_wanted_udp();
 	/* Best effort: without it, overflows go uncounted, not unanswered. */
 	if (setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one) != 0)
 		log_debug("udp: SO_RXQ_OVFL: %s", strerror(errno));
@@ -430,8 +633,14 @@ udp_add(int fd, char **cause)
 			goto fail;
 		}
 	}
-	u->ev = event_new(server_base, fd, EV_READ | EV_PERSIST, udp_read_cb,
-	    u);
+	if (u->faulty && udp_held_ev == NULL &&
+	    (udp_held_ev = evtimer_new(server_base, udp_held_cb, NULL)) ==
+	    NULL) {
+		cause_set(cause, "udp: cannot create a timer");
+		goto fail;
+	}
+	u->ev = event_new(server_base, fd, EV_READ | EV_PERSIST,
+	    u->faulty ? udp_fault_read_cb : udp_read_cb, u);
 	if (u->ev == NULL || event_add(u->ev, NULL) != 0) {
 		if (u->ev != NULL)
 			event_free(u->ev);
@@ -456,8 +665,17 @@ udp_close_all(void)
 {
 	size_t	i;
 
+	for (i = 0; i < udp_nsockets; i++)
+		event_get_callback(udp_socks[i].ev)(udp_socks[i].fd, EV_READ,
+		    &udp_socks[i]);
+	/* What --fault held back goes now, its time or not. */
+	while (udp_nheld != 0)
+		udp_release(udp_heap_pop());
+	if (udp_held_ev != NULL) {
+		event_free(udp_held_ev);
+		udp_held_ev = NULL;
+	}
 	for (i = 0; i < udp_nsockets; i++) {
-		udp_read_cb(udp_socks[i].fd, EV_READ, &udp_socks[i]);
 		event_free(udp_socks[i].ev);
 		close(udp_socks[i].fd);
 	}

@@ -34,11 +34,12 @@ start_server() {
 # start_server_under NAME WRAPPER...: run evecho-server on 127.0.0.1:0 under
 # WRAPPER (strace, valgrind ...), slow to start, and read its port into
 # SERVER_PORT (empty if not ready in 20 s); SERVER_PID is the wrapper's.
+# SERVER_BIN, if set, is the server to run instead of src/evecho-server.
 start_server_under() {
 	name=$1
 	shift
 	: >"$TMPDIR_T/ready.$name"
-	"$@" "$EVECHO_BUILDDIR/src/evecho-server" -q -l 127.0.0.1:0 \
+	"$@" "${SERVER_BIN:-$EVECHO_BUILDDIR/src/evecho-server}" -q -l 127.0.0.1:0 \
 	    >"$TMPDIR_T/ready.$name" 2>"$TMPDIR_T/server.$name.err" &
 	SERVER_PID=$!
 	SERVER_PORT=$(wait_ready "$TMPDIR_T/ready.$name" "$SERVER_PID" 20)
