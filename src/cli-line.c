@@ -6,7 +6,9 @@
  * number of pieces), print them, prompt again.  Waiting for each echo keeps
  * the output in step with the input and makes -t measure one line's round
  * trip.  Standard input is read through a bufferevent whose high watermark
- * bounds what typed-ahead or piped lines we hold.
+ * bounds what typed-ahead or piped lines we hold.  With -u each line goes
+ * as one datagram instead (cli-udp.c, through struct line_ops), and one
+ * that is never answered is reported and passed over.
  *
  * On a terminal, bytes the server sends that no line asked for (a greeting
  * on accept, or more than the line owed) are shown above the prompt, which
@@ -42,11 +44,14 @@
 
 /* Line mode's state: one line owed at most. */
 struct line_state {
+	const struct line_ops	*ops;		/* TCP's or UDP's */
 	struct bufferevent	*in;
-	struct bufferevent	*sock;
-	char			*sent;		/* the line owed, with "\n" */
-	size_t			 expect;	/* its length; 0: none owed */
+	struct bufferevent	*sock;		/* TCP */
+	char			*sent;		/* the line owed (TCP: with "\n") */
+	size_t			 expect;	/* TCP: its length */
+	int			 owed;		/* a line awaits its answer */
 	uint64_t		 lines;		/* lines echoed */
+	uint64_t		 unanswered;	/* UDP: lines given up on */
 	uint64_t		 offset;	/* bytes echoed before this one */
 	int64_t			 sent_us;
 	int			 in_eof;	/* standard input ended */
@@ -363,8 +368,10 @@ line_quit(void)
 	if (line.prompt && line.in_eof)
 		fputc('\n', stderr);	/* Ctrl-D left the cursor on a prompt */
 	line.shown = 0;
-	log_info("%llu lines echoed", (unsigned long long)line.lines);
-	cli_finish(EXIT_ECHOED);
+	log_info("%llu lines echoed, %llu unanswered",
+	    (unsigned long long)line.lines,
+	    (unsigned long long)line.unanswered);
+	cli_finish(line.unanswered > 0 ? EXIT_TIMEOUT : EXIT_ECHOED);
 }
 
 /* Is a line the exit command?  A trailing CR is forgiven. */
@@ -380,19 +387,63 @@ line_is_exit(const char *s, size_t len)
 static void
 line_send(char *s, size_t len)
 {
-	struct evbuffer	*out = bufferevent_get_output(line.sock);
-
-	line.sent = realloc(s, len + 1);
-	if (line.sent == NULL)
-		fatal("realloc");
-	line.sent[len] = '\n';
-	line.expect = len + 1;
+	line.sent = s;
+	line.owed = 1;
 	line.sent_us = cli_now_us();
 	line.sent_any = 1;
 	line.shown = 0;
-	cli_activity();
-	if (evbuffer_add(out, line.sent, line.expect) != 0)
-		fatalx("out of memory");
+	line.ops->send(s, len);
+}
+
+/* The owed line is over, echoed or given up on. */
+static void
+line_done(void)
+{
+	free(line.sent);
+	line.sent = NULL;
+	line.expect = 0;
+	line.owed = 0;
+}
+
+/* After an answer: the prompt again, and the next line if one waits. */
+static void
+line_continue(void)
+{
+	if (!line.in_eof)
+		line_prompt();
+	line_next();
+}
+
+/* With -t, the round trip of the line just echoed. */
+static void
+line_rtt(int64_t us)
+{
+	if (cli_config.rtt)
+		fprintf(stderr, "rtt %.3f ms\n", (double)us / 1e3);
+}
+
+/* The owed line came back as one datagram (cli-udp.c): print it. */
+void
+line_answered(const void *echo, size_t len, int64_t rtt_us)
+{
+	fwrite(echo, 1, len, stdout);
+	fputc('\n', stdout);
+	fflush(stdout);
+	line_rtt(rtt_us);
+	line.lines++;
+	line_done();
+	line_continue();
+}
+
+/* Nothing came back for the owed line (cli-udp.c says why): go on. */
+void
+line_unanswered(const char *why)
+{
+	cli_error("line %llu: %s", (unsigned long long)(line.lines +
+	    line.unanswered + 1), why);
+	line.unanswered++;
+	line_done();
+	line_continue();
 }
 
 /* Take the next whole line from standard input, if nothing is owed. */
@@ -403,7 +454,7 @@ line_next(void)
 	char		*s;
 	size_t		 len;
 
-	if (line.expect != 0)
+	if (line.owed)
 		return;
 	if (line.in == NULL) {		/* editing: edit_read_cb sends */
 		if (line.in_eof)
@@ -459,16 +510,11 @@ line_print_echo(struct evbuffer *in)
 	}
 	fwrite(echo, 1, line.expect, stdout);
 	fflush(stdout);
-	if (cli_config.rtt) {
-		fprintf(stderr, "rtt %.3f ms\n",
-		    (double)(cli_now_us() - line.sent_us) / 1e3);
-	}
+	line_rtt(cli_now_us() - line.sent_us);
 	evbuffer_drain(in, line.expect);
 	line.offset += line.expect;
 	line.lines++;
-	free(line.sent);
-	line.sent = NULL;
-	line.expect = 0;
+	line_done();
 	return (0);
 }
 
@@ -480,7 +526,7 @@ line_sock_read_cb(struct bufferevent *bev, void *arg)
 	size_t		 len;
 
 	cli_activity();
-	if (line.expect != 0) {
+	if (line.owed) {
 		if (evbuffer_get_length(in) < line.expect)
 			return;		/* a piece; wait for the rest */
 		if (line_print_echo(in) != 0) {
@@ -557,26 +603,64 @@ line_in_event_cb(struct bufferevent *bev, short what, void *arg)
 static int
 line_waiting(void)
 {
-	return (line.expect != 0);
+	return (line.owed);
 }
 
-/* Start line mode on the connected socket fd. */
+/* Over TCP: read the connected socket fd through a bufferevent. */
+static int
+line_tcp_start(int fd)
+{
+	line.sock = bufferevent_socket_new(cli_base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (line.sock == NULL)
+		fatalx("cannot create bufferevents");
+	bufferevent_setcb(line.sock, line_sock_read_cb, NULL,
+	    line_sock_event_cb, NULL);
+	if (bufferevent_enable(line.sock, EV_READ) != 0)
+		fatalx("cannot enable reading");
+	cli_watch_start(line_waiting);
+	return (0);
+}
+
+/* Over TCP the newline goes too: it is what ends a line in a stream. */
+static void
+line_tcp_send(const char *s, size_t len)
+{
+	if ((line.sent = realloc(line.sent, len + 1)) == NULL)
+		fatal("realloc");
+	line.sent[len] = '\n';
+	line.expect = len + 1;
+	cli_activity();
+	if (evbuffer_add(bufferevent_get_output(line.sock), line.sent,
+	    line.expect) != 0)
+		fatalx("out of memory");
+}
+
+/* Closing the socket ends the connection. */
+static void
+line_tcp_free(void)
+{
+	if (line.sock != NULL)
+		bufferevent_free(line.sock);
+	line.sock = NULL;
+}
+
+static const struct line_ops line_tcp_ops = {
+	"connected to", line_tcp_start, line_tcp_send, line_tcp_free
+};
+
+/* Start line mode on the connected socket fd (-u: -1, none yet). */
 int
 line_start(int fd)
 {
 	int	edit = 0;
 
+	line.ops = cli_config.udp ? &udp_line_ops : &line_tcp_ops;
 	line.prompt = isatty(STDIN_FILENO);
 	line.out_tty = isatty(STDOUT_FILENO);
 #ifdef HAVE_LIBEDIT
 	/* libedit draws on standard error: it must be the terminal too. */
 	edit = line.prompt && isatty(STDERR_FILENO);
 #endif
-	line.sock = bufferevent_socket_new(cli_base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (line.sock == NULL)
-		fatalx("cannot create bufferevents");
-	bufferevent_setcb(line.sock, line_sock_read_cb, NULL,
-	    line_sock_event_cb, NULL);
 	if (!edit) {
 		line.in = bufferevent_socket_new(cli_base, STDIN_FILENO, 0);
 		if (line.in == NULL)
@@ -587,13 +671,12 @@ line_start(int fd)
 		if (bufferevent_enable(line.in, EV_READ) != 0)
 			fatalx("cannot enable reading");
 	}
-	if (bufferevent_enable(line.sock, EV_READ) != 0)
-		fatalx("cannot enable reading");
-	cli_watch_start(line_waiting);
+	if (line.ops->start(fd) != 0)
+		return (-1);
 
 	if (line.prompt && !cli_config.quiet) {
-		fprintf(stderr, "connected to %s; type a line to send it, "
-		    "'exit' or Ctrl-D to quit\n", cli_peer);
+		fprintf(stderr, "%s %s; type a line to send it, "
+		    "'exit' or Ctrl-D to quit\n", line.ops->greeting, cli_peer);
 	}
 #ifdef HAVE_LIBEDIT
 	if (edit)
@@ -603,12 +686,12 @@ line_start(int fd)
 	return (0);
 }
 
-/* Free line mode's state; closing the socket ends the connection. */
+/* Free line mode's state, the socket's with it. */
 void
 line_free(void)
 {
-	if (line.sock != NULL)
-		bufferevent_free(line.sock);
+	if (line.ops != NULL)
+		line.ops->free();
 	if (line.in != NULL)
 		bufferevent_free(line.in);
 	if (line.prompt && line.shown)

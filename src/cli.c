@@ -5,7 +5,8 @@
  * in turn; then either line mode (cli-line.c: a prompt, one line at a time)
  * or stream mode (cli-stream.c: standard input to the server and the echo
  * to standard output, or one -m message) runs until it calls cli_finish()
- * with the exit status.
+ * with the exit status.  With -u there is no connection: cli-udp.c sends
+ * datagrams, -m's one or line mode's, and there is no stream mode.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -48,6 +49,8 @@ static const struct option cli_options[] = {
 	{ "time",		no_argument,		NULL, 't' },
 	{ "verify",		no_argument,		NULL, 'c' },
 	{ "timeout",		required_argument,	NULL, 'w' },
+	{ "udp",		no_argument,		NULL, 'u' },
+	{ "retries",		required_argument,	NULL, 'r' },
 	{ "verbose",		no_argument,		NULL, 'v' },
 	{ "quiet",		no_argument,		NULL, 'q' },
 	{ "help",		no_argument,		NULL, 'h' },
@@ -55,12 +58,18 @@ static const struct option cli_options[] = {
 	{ NULL, 0, NULL, 0 }
 };
 
+/* -u: each try's wait when --timeout is not given; tries per datagram. */
+#define CLI_UDP_TIMEOUT_US	1000000
+#define CLI_UDP_RETRIES		3
+#define CLI_UDP_RETRIES_MAX	1000
+
 /* Print --help. */
 static void
 cli_usage(void)
 {
 	printf("Usage: %s [OPTION]... [HOST[:PORT]]\n"
-"Talk to a TCP echo server: interactively, one message, or a whole stream.\n"
+"Talk to a TCP echo server: interactively, one message, or a whole stream;\n"
+"or to a UDP one (-u), a datagram per message or line.\n"
 "\n"
 "HOST[:PORT] is HOST:PORT, [IPV6]:PORT, HOST, PORT or an IPv6 literal\n"
 "(default localhost:65432); every address HOST resolves to is tried in turn.\n"
@@ -77,10 +86,19 @@ cli_usage(void)
 "      --verify             compare the echo with what was sent; exit 1 at\n"
 "                           the first difference, naming its offset; in\n"
 "                           stream mode and with -m the echo is then not\n"
-"                           written to standard output (default off)\n"
+"                           written to standard output (default off; -u\n"
+"                           compares every echo anyway)\n"
 "      --timeout=SECS       give up on a connect attempt, or on a server that\n"
 "                           owes an echo and sends nothing, after SECS; ms,\n"
-"                           s, m suffixes (default 0: no timeout)\n"
+"                           s, m suffixes (default 0: no timeout); with -u,\n"
+"                           each try's wait for its echo (default 1s)\n"
+"  -u, --udp                UDP echo (RFC 862): -m sends TEXT as one datagram,\n"
+"                           without a newline; line mode sends each line as\n"
+"                           one; an echo counts only with the same bytes;\n"
+"                           there is no stream mode (default TCP)\n"
+"      --retries=N          with -u, send each datagram up to N times in all\n"
+"                           (1 to 1000), --timeout apart, before it counts as\n"
+"                           unanswered (default 3)\n"
 "  -v, --verbose            log more (twice: debugging)\n"
 "  -q, --quiet              no greeting in line mode; only errors\n"
 "  -h, --help               show this help and exit\n"
@@ -90,19 +108,39 @@ cli_usage(void)
 "echo; 'exit' or end of input quits.  With -m, one message.  Otherwise\n"
 "stream mode copies standard input to the server and the echo to standard\n"
 "output, binary-safe, then shuts down the sending side and waits for the\n"
-"rest of the echo.\n"
+"rest of the echo.  With -u, -m or line mode; each echo is printed with a\n"
+"newline of its own.\n"
 "\n"
 "Exit status (the table evecho-benchmark shares):\n"
 "  0    everything sent came back\n"
 "  1    the echo failed: a --verify mismatch, a server that closed or reset\n"
 "       the connection early, an I/O error\n"
 "  2    the host cannot be resolved, or no address accepts the connection\n"
-"       (refused, or no answer within --timeout)\n"
-"  3    connected, but the server owed an echo and sent nothing for --timeout\n"
+"       (refused, or no answer within --timeout); -u: the port is closed\n"
+"       (ICMP port unreachable) at every address\n"
+"  3    connected, but the server owed an echo and sent nothing for --timeout;\n"
+"       -u: a datagram (-m's, or any line's) had no echo after --retries\n"
 "  64   a bad command line, also -4 or -6 with an address of the other\n"
 "       family\n"
 "  128+N  after signal N\n",
 	    cli_progname);
+}
+
+/* What -u takes and what it refuses, once the rest is parsed. */
+static void
+cli_check_udp(int set_timeout)
+{
+	if (!cli_config.interactive && cli_config.message == NULL)
+		usage_error(cli_progname, "-u: no stream mode over UDP; give "
+		    "-m TEXT, or -i to send each line as a datagram");
+	if (cli_config.no_newline)
+		usage_error(cli_progname, "-n: with -u, -m's TEXT is the "
+		    "datagram; no newline is added to leave out");
+	if (set_timeout && cli_config.timeout_us == 0)
+		usage_error(cli_progname, "--timeout: with -u each try needs "
+		    "a wait; 0 would wait forever");
+	if (!set_timeout)
+		cli_config.timeout_us = CLI_UDP_TIMEOUT_US;
 }
 
 /* Parse the command line into cli_config; exit 64 on a bad one. */
@@ -110,12 +148,13 @@ static void
 cli_parse_args(int argc, char **argv, int *verbosity)
 {
 	char	*cause;
-	int	 ch;
+	int	 ch, set_timeout = 0, set_retries = 0;
 
 	cli_config.family = AF_UNSPEC;
 	cli_config.interactive = isatty(STDIN_FILENO);
+	cli_config.retries = CLI_UDP_RETRIES;
 
-	while ((ch = parse_getopt(cli_progname, argc, argv, ":46im:ntvqhV",
+	while ((ch = parse_getopt(cli_progname, argc, argv, ":46im:ntuvqhV",
 	    cli_options)) != -1) {
 		switch (ch) {
 		case '4':
@@ -144,6 +183,17 @@ cli_parse_args(int argc, char **argv, int *verbosity)
 			    &cli_config.timeout_us, &cause) != 0)
 				usage_error(cli_progname, "--timeout: %s",
 				    cause);
+			set_timeout = 1;
+			break;
+		case 'u':
+			cli_config.udp = 1;
+			break;
+		case 'r':
+			if (parse_uint(optarg, 1, CLI_UDP_RETRIES_MAX,
+			    &cli_config.retries, &cause) != 0)
+				usage_error(cli_progname, "--retries: %s",
+				    cause);
+			set_retries = 1;
 			break;
 		case 'v':
 			(*verbosity)++;
@@ -171,6 +221,11 @@ cli_parse_args(int argc, char **argv, int *verbosity)
 		usage_error(cli_progname, "-n needs -m");
 	if (cli_config.message != NULL)
 		cli_config.interactive = 0;
+	if (cli_config.udp)
+		cli_check_udp(set_timeout);
+	else if (set_retries)
+		usage_error(cli_progname, "--retries: only -u retries; a TCP "
+		    "connection loses no byte");
 	if (cli_config.target == NULL)
 		cli_config.target = ADDR_DEFAULT_HOST ":" ADDR_DEFAULT_PORT;
 }
@@ -350,9 +405,11 @@ main(int argc, char **argv)
 	event_config_free(cfg);
 	log_debug("event backend %s", event_base_get_method(cli_base));
 
-	fd = cli_connect(res, &status);
-	freeaddrinfo(res);
-	if (fd == -1) {
+	if (cli_config.udp) {
+		udp_open(res);		/* no socket yet: one per try */
+		fd = -1;
+	} else if ((fd = cli_connect(res, &status)) == -1) {
+		freeaddrinfo(res);
 		event_base_free(cli_base);
 		return (status);
 	}
@@ -366,6 +423,8 @@ main(int argc, char **argv)
 
 	if (cli_config.interactive)
 		status = line_start(fd);
+	else if (cli_config.udp)
+		status = udp_message_start();
 	else
 		status = stream_start(fd);
 	if (status == 0 && event_base_dispatch(cli_base) == -1)
@@ -373,8 +432,11 @@ main(int argc, char **argv)
 
 	if (cli_config.interactive)
 		line_free();
+	else if (cli_config.udp)
+		udp_free();
 	else
 		stream_free();
+	freeaddrinfo(res);
 	cli_watch_stop();
 	for (i = 0; i < 2; i++)
 		event_free(sigs[i]);

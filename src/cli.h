@@ -26,7 +26,23 @@ struct cli_config {
 	int		 rtt;		/* -t */
 	int		 verify;	/* --verify */
 	int		 quiet;		/* -q */
-	uint64_t	 timeout_us;	/* 0: wait as long as the kernel */
+	int		 udp;		/* -u: datagrams, not a connection */
+	uint64_t	 retries;	/* -u: tries per datagram, at least 1 */
+	uint64_t	 timeout_us;	/* 0: wait as long as the kernel;
+					   -u: each try's wait */
+};
+
+/*
+ * What line mode sends its lines over: a TCP connection (cli-line.c's
+ * own) or datagrams (cli-udp.c).  send is given each line without its
+ * newline; the answer comes back through line_answered() or
+ * line_unanswered(), or, over TCP, through line mode's own reader.
+ */
+struct line_ops {
+	const char	*greeting;	/* "connected to" */
+	int		(*start)(int fd);
+	void		(*send)(const char *, size_t);
+	void		(*free)(void);
 };
 
 /* cli.c */
@@ -47,10 +63,18 @@ int	cli_connect(struct addrinfo *res, int *status);
 
 /* cli-line.c */
 int	line_start(int fd);
+void	line_answered(const void *, size_t, int64_t);
+void	line_unanswered(const char *);
 void	line_free(void);
 
 /* cli-stream.c */
 int	stream_start(int fd);
 void	stream_free(void);
+
+/* cli-udp.c */
+extern const struct line_ops	udp_line_ops;
+void	udp_open(struct addrinfo *);
+int	udp_message_start(void);
+void	udp_free(void);
 
 #endif

@@ -1,4 +1,4 @@
-/* sock.c: non-blocking TCP connects, for the client and the benchmark. */
+/* sock.c: non-blocking TCP connects and connected UDP sockets. */
 #include <sys/types.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
@@ -101,6 +101,50 @@ fail:
 	cause_set(cause, "cannot connect to %s: %s",
 	    addr_format(dst, name, sizeof name), strerror(errno));
 	return (-1);
+}
+
+/*
+ * A non-blocking UDP socket connected to dst, bound to src first if given:
+ * only dst's datagrams reach it, and an ICMP port unreachable comes back
+ * as ECONNREFUSED.  The fd, or -1 with *cause.
+ */
+int
+sock_udp_connect(const struct sockaddr *dst, socklen_t dstlen,
+    const struct sockaddr *src, socklen_t srclen, char **cause)
+{
+	char	name[ADDR_STRLEN];
+	int	fd, saved;
+
+	fd = socket(dst->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (fd == -1) {
+		cause_set(cause, "socket: %s", strerror(errno));
+		return (-1);
+	}
+	if (src != NULL && bind(fd, src, srclen) != 0) {
+		saved = errno;
+		close(fd);
+		cause_set(cause, "cannot bind to %s: %s",
+		    addr_format(src, name, sizeof name), strerror(saved));
+		errno = saved;
+		return (-1);
+	}
+	if (connect(fd, dst, dstlen) != 0) {
+		saved = errno;
+		close(fd);
+		cause_set(cause, "cannot connect to udp %s: %s",
+		    addr_format(dst, name, sizeof name), strerror(saved));
+		errno = saved;
+		return (-1);
+	}
+	return (fd);
+}
+
+/* The largest datagram a UDP socket of family can send. */
+size_t
+sock_udp_max(int family)
+{
+	return (family == AF_INET6 ? SOCK_UDP_MAX_V6 : SOCK_UDP_MAX_V4);
 }
 
 /* After a connect completes: 0, or -1 with errno set to why it failed. */

@@ -5,7 +5,12 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 
+#include <stddef.h>
 #include <stdint.h>
+
+/* The largest UDP payload: 65535 less IPv4's and UDP's headers, or UDP's. */
+#define SOCK_UDP_MAX_V4		65507
+#define SOCK_UDP_MAX_V6		65527
 
 int	sock_connect_start(const struct sockaddr *dst, socklen_t dstlen,
 	    const struct sockaddr *src, socklen_t srclen, char **cause);
@@ -15,6 +20,9 @@ int	sock_connect_first(const struct addrinfo *res, int family,
 	    const struct sockaddr *src, socklen_t srclen, int64_t timeout_us,
 	    void (*failed)(const char *cause, void *arg), void *arg,
 	    const struct addrinfo **chosen);
+int	sock_udp_connect(const struct sockaddr *dst, socklen_t dstlen,
+	    const struct sockaddr *src, socklen_t srclen, char **cause);
+size_t	sock_udp_max(int family);
 int	sock_set_nodelay(int fd);
 size_t	sock_queued(int fd, unsigned long request);
 struct tcp_info;

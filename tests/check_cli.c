@@ -280,7 +280,7 @@ pty_expect(int fd, char *buf, size_t size, size_t *len, size_t from,
 /* Each bad command line exits 64 with one line on standard error. */
 START_TEST(test_bad_args)
 {
-	static const char *const cases[][4] = {
+	static const char *const cases[][6] = {
 		{ "--bogus", NULL },
 		{ "-x", NULL },
 		{ "--timeout", NULL },
@@ -291,6 +291,13 @@ START_TEST(test_bad_args)
 		{ "127.0.0.1:1", "extra", NULL },
 		{ "localhost:99999", NULL },
 		{ "[::1", NULL },
+		{ "-u", NULL },				/* stream mode */
+		{ "-u", "--retries", "0", "-m", "x", NULL },
+		{ "-u", "--retries=1001", "-m", "x", NULL },
+		{ "-u", "--retries", "-m", "x", NULL },
+		{ "--retries", "2", "-m", "x", NULL },	/* without -u */
+		{ "-u", "-n", "-m", "x", NULL },
+		{ "-u", "--timeout", "0", "-m", "x", NULL },
 	};
 	struct cli_result	r;
 	size_t			i;
@@ -313,7 +320,8 @@ START_TEST(test_help_version)
 	static const char *const opts[] = {
 		"-4", "-6", "--interactive", "--message", "--no-newline",
 		"--time", "--verify", "--timeout", "--verbose", "--quiet",
-		"--help", "--version", "default", "Exit status", "64",
+		"--help", "--version", "--udp", "--retries", "default",
+		"Exit status", "64",
 	};
 	const char *const	 help[] = { "--help", NULL };
 	const char *const	 version[] = { "-V", NULL };
@@ -795,6 +803,87 @@ START_TEST(test_silence_timeout)
 }
 END_TEST
 
+/* A UDP socket on 127.0.0.1 that never answers; its address in addr. */
+static int
+udp_silent(char *addr, size_t size)
+{
+	struct sockaddr_in	sin;
+	int			fd;
+
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
+	snprintf(addr, size, "127.0.0.1:%d", addr_local_port(fd));
+	return (fd);
+}
+
+/*
+ * -u on a terminal, against evecho-server -u: the greeting names UDP, a
+ * line's echo comes back before the next prompt, Ctrl-D exits 0.
+ */
+START_TEST(test_udp_pty)
+{
+	const char *const	 extra[] = { "-u", "127.0.0.1:0", NULL };
+	struct harness_proc	 cli;
+	char			 buf[8192];
+	size_t			 len = 0, mark;
+	int			 master;
+
+	server_start(extra);
+	ck_assert_msg(srv.nports == 2 && strncmp(srv.addrs[1], "udp ", 4) == 0,
+	    "no udp listener: '%s'", srv.addrs[1]);
+	const char *const args[] = { "-u", "-t", srv.addrs[1] + 4, NULL };
+	master = pty_spawn(&cli, args);
+	ck_assert_msg(pty_expect(master, buf, sizeof buf, &len, 0,
+	    "evecho> ") == 0, "no prompt: '%s'", buf);
+	ck_assert_msg(strstr(buf, "sending to udp 127.0.0.1:") != NULL, "%s",
+	    buf);
+	mark = len;
+	ck_assert_int_eq(write(master, "over udp\n", 9), 9);
+	ck_assert_msg(pty_expect(master, buf, sizeof buf, &len, mark,
+	    "over udp\r\nrtt ") == 0, "no echo: '%s'", buf + mark);
+	ck_assert(pty_expect(master, buf, sizeof buf, &len, mark, "evecho> ")
+	    == 0);
+	ck_assert_int_eq(write(master, "\004", 1), 1);
+	ck_assert_int_eq(cli_wait(&cli, T_MS), 0);
+	close(master);
+	server_stop();
+}
+END_TEST
+
+/*
+ * -u on a terminal, a peer that never answers: the line is reported, the
+ * prompt comes back for the next, and the end exits 3.
+ */
+START_TEST(test_udp_pty_unanswered)
+{
+	struct harness_proc	cli;
+	char			buf[8192], addr[80];
+	size_t			len = 0, mark;
+	int			master, peer;
+
+	peer = udp_silent(addr, sizeof addr);
+	const char *const args[] = { "-u", "-q", "--timeout", "100ms",
+	    "--retries", "2", addr, NULL };
+	master = pty_spawn(&cli, args);
+	ck_assert(pty_expect(master, buf, sizeof buf, &len, 0, "evecho> ")
+	    == 0);
+	mark = len;
+	ck_assert_int_eq(write(master, "anyone\n", 7), 7);
+	ck_assert_msg(pty_expect(master, buf, sizeof buf, &len, mark,
+	    "line 1: no echo from udp ") == 0, "no report: '%s'", buf + mark);
+	ck_assert_msg(pty_expect(master, buf, sizeof buf, &len, mark,
+	    "after 2 tries of 0.1 s\r\nevecho> ") == 0, "'%s'", buf + mark);
+	ck_assert_int_eq(write(master, "\004", 1), 1);
+	ck_assert_int_eq(cli_wait(&cli, T_MS), 3);
+	close(master);
+	close(peer);
+}
+END_TEST
+
 static Suite *
 cli_suite(void)
 {
@@ -802,6 +891,7 @@ cli_suite(void)
 	TCase	*args = tcase_create("args");
 	TCase	*line = tcase_create("line");
 	TCase	*stream = tcase_create("stream");
+	TCase	*udp = tcase_create("udp");
 
 	tcase_add_test(args, test_bad_args);
 	tcase_add_test(args, test_help_version);
@@ -824,10 +914,14 @@ cli_suite(void)
 	tcase_add_test(stream, test_server_closes_early);
 	tcase_set_timeout(args, 60);
 	tcase_set_timeout(line, 60);
+	tcase_add_test(udp, test_udp_pty);
+	tcase_add_test(udp, test_udp_pty_unanswered);
 	tcase_set_timeout(stream, 120);
+	tcase_set_timeout(udp, 60);
 	suite_add_tcase(s, args);
 	suite_add_tcase(s, line);
 	suite_add_tcase(s, stream);
+	suite_add_tcase(s, udp);
 	return (s);
 }
 
