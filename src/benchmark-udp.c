@@ -51,11 +51,10 @@
 #include "log.h"
 #include "parse.h"
 #include "pattern.h"
+#include "sock.h"
 
 #define UDP_MAGIC	0x45565531U	/* "EVU1" */
 #define UDP_HDR		24
-#define UDP_MAX_V4	65507		/* 65535 less IPv4's and UDP's headers */
-#define UDP_MAX_V6	65527		/* 65535 less UDP's */
 /* Datagrams read per wake-up, so one busy flow does not starve the rest. */
 #define UDP_BATCH	64
 /* Sequences remembered per flow, at least, to tell a duplicate from late. */
@@ -99,40 +98,6 @@ udp_header(unsigned char *h, uint32_t slot, uint64_t flow, uint64_t seq)
 }
 
 /*
- * A UDP socket connected to dst, bound to src first if given: the fd, or
- * -1 with *cause set.
- */
-static int
-udp_socket(const struct sockaddr *dst, socklen_t dstlen,
-    const struct sockaddr *src, socklen_t srclen, char **cause)
-{
-	char	name[ADDR_STRLEN];
-	int	fd, saved;
-
-	fd = socket(dst->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0);
-	if (fd == -1) {
-		cause_set(cause, "socket: %s", strerror(errno));
-		return (-1);
-	}
-	if (src != NULL && bind(fd, src, srclen) != 0) {
-		saved = errno;
-		close(fd);
-		cause_set(cause, "cannot bind to %s: %s",
-		    addr_format(src, name, sizeof name), strerror(saved));
-		return (-1);
-	}
-	if (connect(fd, dst, dstlen) != 0) {
-		saved = errno;
-		close(fd);
-		cause_set(cause, "cannot connect to udp %s: %s",
-		    addr_format(dst, name, sizeof name), strerror(saved));
-		return (-1);
-	}
-	return (fd);
-}
-
-/*
  * Does anything echo at ai?  One datagram of flow UINT64_MAX (no flow of
  * the run's) and --timeout for its echo: 0, or -1 with *cause set.
  */
@@ -145,7 +110,7 @@ udp_probe(const struct addrinfo *ai, char **cause)
 	struct pollfd			 pfd;
 	int				 fd, rc = -1;
 
-	fd = udp_socket(ai->ai_addr, ai->ai_addrlen, src != NULL ?
+	fd = sock_udp_connect(ai->ai_addr, ai->ai_addrlen, src != NULL ?
 	    (const struct sockaddr *)&src->ss : NULL,
 	    src != NULL ? src->len : 0, cause);
 	if (fd == -1)
@@ -211,7 +176,7 @@ udp_pick_target(void)
 		exit(EXIT_UNREACHABLE);
 	}
 	free(cause);
-	max = chosen->ai_family == AF_INET6 ? UDP_MAX_V6 : UDP_MAX_V4;
+	max = (int)sock_udp_max(chosen->ai_family);
 	if (cf->size < UDP_HDR || cf->size > (uint64_t)max)
 		usage_error(bench_progname, "-s %llu: a UDP datagram to %s is "
 		    "%d to %d bytes (its header is %d)",
@@ -586,7 +551,7 @@ udp_begin(struct bench_conn *c, uint64_t now)
 		src = &bench_config.sources[c->index % bench_config.nsources];
 	c->id = c->index;
 	c->started_ns = c->last_ns = now;
-	c->fd = udp_socket((struct sockaddr *)&bench_config.target,
+	c->fd = sock_udp_connect((struct sockaddr *)&bench_config.target,
 	    bench_config.target_len, src != NULL ?
 	    (const struct sockaddr *)&src->ss : NULL,
 	    src != NULL ? src->len : 0, &cause);
