@@ -10,12 +10,17 @@
  * read's worth), and EPOLLOUT is asked for only then.  `make bench` runs it
  * beside evecho-server; it is not installed.
  *
- * Usage: evecho-yardstick [HOST:]PORT   (default 127.0.0.1:0)
- * Once listening it prints "listening on HOST:PORT"; SIGINT or SIGTERM ends
- * it with status 0.
+ * Usage: evecho-yardstick [-u] [HOST:]PORT   (default 127.0.0.1:0)
+ * Once listening it prints "listening on HOST:PORT" ("listening on udp
+ * HOST:PORT" with -u); SIGINT or SIGTERM ends it with status 0.
+ *
+ * -u: the UDP floor instead, one socket and level-triggered epoll: each
+ * wakeup takes what is queued, YARDSTICK_BATCH datagrams a recvmmsg, and
+ * answers each batch with one sendmmsg to the senders; what the send
+ * buffer does not take is dropped, never queued.  No guard, no counters.
  */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE	/* accept4 */
+#define _GNU_SOURCE	/* accept4, recvmmsg, sendmmsg */
 #endif
 #include <sys/types.h>
 #include <sys/epoll.h>
@@ -34,6 +39,8 @@
 
 #define YARDSTICK_BUF		(256 * 1024)	/* one read at most */
 #define YARDSTICK_EVENTS	256		/* per epoll_wait */
+#define YARDSTICK_BATCH		64		/* datagrams per recvmmsg */
+#define YARDSTICK_DGRAM		65536		/* the largest, and then some */
 
 /* What the kernel did not take yet; NULL when everything was sent. */
 struct pending {
@@ -175,6 +182,66 @@ conn_echo(int ep, int fd, char *buf)
 	return (0);
 }
 
+/* -u: echo datagrams on the bound socket fd until told to stop. */
+static void
+udp_serve(int fd)
+{
+	static struct mmsghdr		 msgs[YARDSTICK_BATCH];
+	static struct iovec		 iov[YARDSTICK_BATCH];
+	static struct sockaddr_storage	 from[YARDSTICK_BATCH];
+	struct epoll_event		 ev = { .events = EPOLLIN };
+	char				*bufs;
+	int				 ep, i, n, sent, r;
+
+	if ((bufs = malloc((size_t)YARDSTICK_BATCH * YARDSTICK_DGRAM)) == NULL)
+		die("malloc");
+	if ((ep = epoll_create1(0)) < 0)
+		die("epoll_create1");
+	ev.data.fd = fd;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0)
+		die("epoll_ctl");
+	while (!stop) {
+		if (epoll_wait(ep, &ev, 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			die("epoll_wait");
+		}
+		for (;;) {
+			for (i = 0; i < YARDSTICK_BATCH; i++) {
+				iov[i].iov_base = bufs +
+				    (size_t)i * YARDSTICK_DGRAM;
+				iov[i].iov_len = YARDSTICK_DGRAM;
+				memset(&msgs[i].msg_hdr, 0,
+				    sizeof msgs[i].msg_hdr);
+				msgs[i].msg_hdr.msg_name = &from[i];
+				msgs[i].msg_hdr.msg_namelen = sizeof from[i];
+				msgs[i].msg_hdr.msg_iov = &iov[i];
+				msgs[i].msg_hdr.msg_iovlen = 1;
+			}
+			n = recvmmsg(fd, msgs, YARDSTICK_BATCH, MSG_DONTWAIT,
+			    NULL);
+			if (n <= 0)
+				break;	/* EAGAIN: all taken */
+			for (i = 0; i < n; i++)
+				iov[i].iov_len = msgs[i].msg_len;
+			/* Past a full send buffer, the rest of the batch goes. */
+			for (sent = 0; sent < n; sent += r) {
+				r = sendmmsg(fd, msgs + sent,
+				    (unsigned)(n - sent), MSG_DONTWAIT);
+				if (r <= 0) {
+					if (errno == EAGAIN || errno == ENOBUFS)
+						break;
+					r = 1;	/* refused: skip that one */
+				}
+			}
+			if (n < YARDSTICK_BATCH)
+				break;
+		}
+	}
+	free(bufs);
+	close(ep);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -183,10 +250,15 @@ main(int argc, char **argv)
 	socklen_t		 len;
 	struct sigaction	 sa;
 	char			*buf, host[INET6_ADDRSTRLEN];
-	int			 ep, lfd, fd, one = 1, i, n;
+	int			 ep, lfd, fd, one = 1, i, n, udp = 0;
 
+	if (argc >= 2 && strcmp(argv[1], "-u") == 0) {
+		udp = 1;
+		argc--;
+		argv++;
+	}
 	if (argc > 2 || (argc == 2 && argv[1][0] == '-')) {
-		fprintf(stderr, "usage: evecho-yardstick [HOST:]PORT\n");
+		fprintf(stderr, "usage: evecho-yardstick [-u] [HOST:]PORT\n");
 		return (64);
 	}
 	if (parse_addr(argc == 2 ? argv[1] : "127.0.0.1:0", &ss, &len) != 0) {
@@ -201,13 +273,14 @@ main(int argc, char **argv)
 	if ((buf = malloc(YARDSTICK_BUF)) == NULL)
 		die("malloc");
 
-	lfd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	lfd = socket(ss.ss_family, (udp ? SOCK_DGRAM : SOCK_STREAM) |
+	    SOCK_NONBLOCK, 0);
 	if (lfd < 0)
 		die("socket");
 	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
 	if (bind(lfd, (struct sockaddr *)&ss, len) != 0)
 		die("bind");
-	if (listen(lfd, 4096) != 0)
+	if (!udp && listen(lfd, 4096) != 0)
 		die("listen");
 	len = sizeof ss;
 	getsockname(lfd, (struct sockaddr *)&ss, &len);
@@ -215,14 +288,22 @@ main(int argc, char **argv)
 		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
 
 		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof host);
-		printf("listening on %s:%u\n", host, ntohs(sin->sin_port));
+		printf("listening on %s%s:%u\n", udp ? "udp " : "", host,
+		    ntohs(sin->sin_port));
 	} else {
 		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
 
 		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof host);
-		printf("listening on [%s]:%u\n", host, ntohs(sin6->sin6_port));
+		printf("listening on %s[%s]:%u\n", udp ? "udp " : "", host,
+		    ntohs(sin6->sin6_port));
 	}
 	fflush(stdout);
+	if (udp) {
+		udp_serve(lfd);
+		close(lfd);
+		free(buf);
+		return (0);
+	}
 
 	if ((ep = epoll_create1(0)) < 0)
 		die("epoll_create1");

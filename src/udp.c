@@ -73,6 +73,7 @@ static size_t			 udp_nsockets;
 static struct mmsghdr		 udp_in[UDP_BATCH], udp_out[2 * UDP_BATCH];
 static struct udp_slot		 udp_slots[UDP_BATCH];
 static char			*udp_buffers;	/* UDP_BATCH * UDP_DATAGRAM */
+static unsigned			 udp_used;	/* slots the last batch filled */
 
 /* For the once-a-second log of drops: the counts when last logged. */
 static uint64_t			 udp_logged[UDP_DROP_REASONS];
@@ -246,9 +247,27 @@ udp_reply_from(struct udp_slot *s, struct msghdr *in)
 	return (0);
 }
 
-/* Make the receive batch ready: every slot empty and full size. */
+/* Make the receive batch ready: the slots used, empty and full size. */
 static void
-udp_prepare(const struct udp_socket *u)
+udp_prepare(void)
+{
+	struct msghdr	*m;
+	size_t		 i;
+
+	/* What recvmmsg() and udp_admit() change, in the slots they used. */
+	for (i = 0; i < udp_used; i++) {
+		m = &udp_in[i].msg_hdr;
+		m->msg_namelen = sizeof udp_slots[i].from;
+		udp_slots[i].iov.iov_len = UDP_DATAGRAM;
+		m->msg_controllen = sizeof udp_slots[i].in_ctl;
+		m->msg_flags = 0;
+	}
+	udp_used = 0;
+}
+
+/* Point every slot at its buffers, once; udp_prepare() keeps them. */
+static void
+udp_slots_init(void)
 {
 	struct msghdr	*m;
 	size_t		 i;
@@ -256,15 +275,13 @@ udp_prepare(const struct udp_socket *u)
 	for (i = 0; i < UDP_BATCH; i++) {
 		m = &udp_in[i].msg_hdr;
 		m->msg_name = &udp_slots[i].from;
-		m->msg_namelen = sizeof udp_slots[i].from;
 		udp_slots[i].iov.iov_base = udp_buffers + i * UDP_DATAGRAM;
-		udp_slots[i].iov.iov_len = UDP_DATAGRAM;
 		m->msg_iov = &udp_slots[i].iov;
 		m->msg_iovlen = 1;
 		m->msg_control = udp_slots[i].in_ctl.buf;
-		m->msg_controllen = sizeof udp_slots[i].in_ctl;
-		m->msg_flags = 0;
 	}
+	udp_used = UDP_BATCH;
+	udp_prepare();
 }
 
 /*
@@ -275,17 +292,17 @@ udp_prepare(const struct udp_socket *u)
 static void
 udp_send(struct udp_socket *u, unsigned n)
 {
+	uint64_t	 bytes;
 	unsigned	 i = 0, k;
 	int		 r;
 
 	while (i < n) {
 		r = sendmmsg(u->fd, udp_out + i, n - i, MSG_DONTWAIT);
 		if (r > 0) {
-			for (k = i; k < i + (unsigned)r; k++) {
-				server_stats->udp_out++;
-				server_stats->udp_out_bytes +=
-				    udp_out[k].msg_hdr.msg_iov->iov_len;
-			}
+			for (bytes = 0, k = i; k < i + (unsigned)r; k++)
+				bytes += udp_out[k].msg_hdr.msg_iov->iov_len;
+			server_stats->udp_out += (unsigned)r;
+			server_stats->udp_out_bytes += bytes;
 			i += (unsigned)r;
 			continue;
 		}
@@ -329,8 +346,8 @@ udp_overflows(struct udp_socket *u, struct msghdr *in)
 }
 
 /*
- * Count datagram i in; 1 if the guard and --udp-rate let it be answered
- * (now: the clock for the rate), 0 if dropped and counted.
+ * 1 if the guard and --udp-rate let datagram i be answered (now: the
+ * clock for the rate), 0 if dropped and counted.
  */
 static inline int
 udp_admit(const struct udp_socket *u, unsigned i, uint64_t now)
@@ -338,13 +355,12 @@ udp_admit(const struct udp_socket *u, unsigned i, uint64_t now)
 	struct msghdr	*in = &udp_in[i].msg_hdr;
 	int		 reason;
 
-	server_stats->udp_in++;
-	server_stats->udp_in_bytes += udp_in[i].msg_len;
 	if ((reason = udp_guard(u, in->msg_name)) != -1) {
 		udp_drop(in->msg_name, reason, 1);
 		return (0);
 	}
-	if (udp_rate_admit(in->msg_name, now) != 0) {
+	if (server_config.udp_rate != 0 &&
+	    udp_rate_admit(in->msg_name, now) != 0) {
 		udp_drop(in->msg_name, UDP_DROP_RATE, 1);
 		return (0);
 	}
@@ -369,15 +385,27 @@ udp_queue(const struct udp_socket *u, unsigned i, unsigned k)
 	out->msg_flags = 0;
 }
 
+/* Count the n datagrams just received in; the clock for --udp-rate. */
+static inline uint64_t
+udp_count_in(unsigned n)
+{
+	uint64_t	bytes = 0;
+	unsigned	i;
+
+	for (i = 0; i < n; i++)
+		bytes += udp_in[i].msg_len;
+	server_stats->udp_in += n;
+	server_stats->udp_in_bytes += bytes;
+	return (server_config.udp_rate != 0 ? clock_now_ns() : 0);
+}
+
 /* Guard, charge and queue the n datagrams just received; send them. */
 static void
 udp_answer(struct udp_socket *u, unsigned n)
 {
-	uint64_t	 now = 0;
+	uint64_t	 now = udp_count_in(n);
 	unsigned	 i, k = 0;
 
-	if (server_config.udp_rate != 0)
-		now = clock_now_ns();
 	for (i = 0; i < n; i++) {
 		if (udp_admit(u, i, now))
 			udp_queue(u, i, k++);
@@ -509,12 +537,10 @@ udp_hold(const struct udp_socket *u, unsigned i, int copies, uint64_t us)
 static void
 udp_answer_faulty(struct udp_socket *u, unsigned n)
 {
-	uint64_t	 now = 0, hold;
+	uint64_t	 now = udp_count_in(n), hold;
 	unsigned	 i, k = 0;
 	int		 copies;
 
-	if (server_config.udp_rate != 0)
-		now = clock_now_ns();
 	for (i = 0; i < n; i++) {
 		if (!udp_admit(u, i, now))
 			continue;
@@ -544,7 +570,7 @@ udp_receive(evutil_socket_t fd, struct udp_socket *u,
 	int			 n;
 
 	while (done < UDP_BUDGET) {
-		udp_prepare(u);
+		udp_prepare();
 		n = recvmmsg(fd, udp_in, UDP_BATCH, MSG_DONTWAIT, NULL);
 		if (n == -1) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK &&
@@ -552,6 +578,7 @@ udp_receive(evutil_socket_t fd, struct udp_socket *u,
 				log_warn("udp: receive");
 			return;
 		}
+		udp_used = (unsigned)n;
 		answer(u, (unsigned)n);
 		done += (unsigned)n;
 		if (n < UDP_BATCH)
@@ -600,10 +627,12 @@ udp_add(int fd, int faulty, char **cause)
 		    UDP_MAX_SOCKETS);
 		goto fail;
 	}
-	if (udp_buffers == NULL &&
-	    (udp_buffers = malloc(UDP_BATCH * UDP_DATAGRAM)) == NULL) {
-		cause_set(cause, "udp: out of memory");
-		goto fail;
+	if (udp_buffers == NULL) {
+		if ((udp_buffers = malloc(UDP_BATCH * UDP_DATAGRAM)) == NULL) {
+			cause_set(cause, "udp: out of memory");
+			goto fail;
+		}
+		udp_slots_init();
 	}
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0 ||
 	    (ss.ss_family != AF_INET && ss.ss_family != AF_INET6)) {
