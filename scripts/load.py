@@ -44,6 +44,10 @@ of the build tree.
                       too; {port} in COMMAND becomes a free port, otherwise
                       COMMAND must print "listening on HOST:PORT"; NAME
                       defaults to the command's base name; repeatable
+  --vs-udp [NAME=]COMMAND  the same for the udp points: COMMAND serves UDP
+                      and prints "listening on udp HOST:PORT" ({port} as
+                      for --vs); with the NAME of a --vs, it stands beside
+                      it in the reports.  A --vs without one skips them
   --out DIR           results folder (default bench-results/DATE-TIME)
   --quick             the quick matrix, 1s points, 5 repeats (about three
                       minutes per server on two cores)
@@ -76,11 +80,13 @@ of the build tree.
 Matrices (connections; 64 B and 4 KiB messages unless said):
   full   ping-pong 1 10 100 1000 10000; pipelined depth 16 at 10 100 1000
          (64 B) and 100 (4 KiB), depth 4 at 8 (16 KiB); stream 1 10 100
-         (4 KiB) and 10 (64 B); connect 1 10 100; hold 1000 10000
+         (4 KiB) and 10 (64 B); connect 1 10 100; hold 1000 10000; udp
+         ping-pong 10 100 flows (64 B) and 100 (1 KiB)
   quick  ping-pong 1 10 100 1000 10000; pipelined 100 (64 B, depth 16)
-         and 8 (16 KiB, depth 4); stream 10 (4 KiB); connect 10; hold 10000
+         and 8 (16 KiB, depth 4); stream 10 (4 KiB); connect 10; hold
+         10000; udp 100 flows (64 B)
   smoke  ping-pong 1 10 (64 B); pipelined 10 (depth 4); stream 1 (4 KiB);
-         connect 1; hold 10
+         connect 1; hold 10; udp 10 flows (64 B)
 
 Writes runs.jsonl, runs.csv, results.csv, summary.md, report.html (one
 self-contained page: tables, plots, metadata) and gnuplot PNGs into --out;
@@ -102,7 +108,8 @@ class Fatal(Exception):
 
 # ---------------------------------------------------------------- options
 
-VALUE_OPTIONS = {"--target", "--vs", "--out", "--matrix", "--repeat",
+VALUE_OPTIONS = {"--target", "--vs", "--vs-udp", "--out", "--matrix",
+                 "--repeat",
                  "--duration", "--warmup", "--server", "--benchmark",
                  "--source", "--per-process"}
 FLAG_OPTIONS = {"--quick", "--no-pin", "-h", "--help"}
@@ -131,6 +138,7 @@ class Options:
     def __init__(self):
         self.target = None
         self.vs = []
+        self.vs_udp = []
         self.out = None
         self.matrix = None
         self.repeat = None
@@ -192,6 +200,9 @@ def apply_option(o, opt, val):
     elif opt == "--vs":
         check(val, "--vs wants a command")
         o.vs.append(val)
+    elif opt == "--vs-udp":
+        check(val, "--vs-udp wants a command")
+        o.vs_udp.append(val)
     elif opt == "--out":
         o.out = val
     elif opt == "--quick":
@@ -258,11 +269,14 @@ def parse_options(argv):
 # ---------------------------------------------------------------- matrix
 
 class Point:
-    """One point of the matrix: a test run in a mode at a size and load."""
+    """One point of the matrix: a test run in a mode at a size and load.
+    The udp test is ping-pong over UDP (evecho-benchmark --udp), its conns
+    the flows."""
 
     def __init__(self, test, mode, size, conns, depth=1):
         self.test, self.mode = test, mode
         self.size, self.conns, self.depth = size, conns, depth
+        self.udp = test == "udp"
 
 
 def ping_pong_sweep():
@@ -282,20 +296,24 @@ def matrix_points(matrix):
              Point("stream", "stream", 64, 10)] + \
             [Point("stream", "stream", 4096, c) for c in (1, 10, 100)] + \
             [Point("connect", "connect", 64, c) for c in (1, 10, 100)] + \
-            [Point("hold", "hold", 64, 1000), Point("hold", "hold", 64, 10000)]
+            [Point("hold", "hold", 64, 1000), Point("hold", "hold", 64, 10000)] + \
+            [Point("udp", "pingpong", 64, c) for c in (10, 100)] + \
+            [Point("udp", "pingpong", 1024, 100)]
     if matrix == "quick":
         return ping_pong_sweep() + [
             Point("pipelined", "pingpong", 64, 100, 16),
             Point("pipelined", "pingpong", 16384, 8, 4),
             Point("stream", "stream", 4096, 10),
             Point("connect", "connect", 64, 10),
-            Point("hold", "hold", 64, 10000)]
+            Point("hold", "hold", 64, 10000),
+            Point("udp", "pingpong", 64, 100)]
     return [Point("pingpong", "pingpong", 64, 1),
             Point("pingpong", "pingpong", 64, 10),
             Point("pipelined", "pingpong", 64, 10, 4),
             Point("stream", "stream", 4096, 1),
             Point("connect", "connect", 64, 1),
-            Point("hold", "hold", 64, 10)]
+            Point("hold", "hold", 64, 10),
+            Point("udp", "pingpong", 64, 10)]
 
 
 def size_arg(size):
@@ -615,12 +633,18 @@ class Server:
     """A server under load: evecho (started here), vs (a --vs command
     started here) or target (already running somewhere)."""
 
-    def __init__(self, name, kind, cmd):
+    def __init__(self, name, kind, cmd, tcp=True, udp=False):
         self.name, self.kind, self.cmd = name, kind, cmd
+        self.tcp, self.udp = tcp, udp   # what it serves
         self.proc = None      # the process we started
         self.mpid = None      # the process we measure
         self.host, self.port = "127.0.0.1", None
+        self.udp_port = None
         self.starts = 0
+
+    def serves(self, point):
+        """True when this server takes part in point."""
+        return self.udp if point.udp else self.tcp
 
     def start(self, out, pinning, server_bin):
         """Start it (again) and wait until it accepts."""
@@ -633,7 +657,8 @@ class Server:
         log = os.path.join(out, "logs", "%s.%d.log" % (self.name, self.starts))
         port = None
         if self.kind == "evecho":
-            argv = [server_bin, "-q", "-l", "127.0.0.1:0"]
+            # -u beside -l: one process for both, as a user runs it.
+            argv = [server_bin, "-q", "-l", "127.0.0.1:0", "-u", "127.0.0.1:0"]
         else:
             cmd = self.cmd
             if "{port}" in cmd:
@@ -646,23 +671,32 @@ class Server:
                                          stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL,
                                          start_new_session=True)
-        self.port = self.wait_ready(log, port)
+        self.port, self.udp_port = self.wait_ready(log, port)
         # A wrapper may have started the real server: measure the listener.
-        self.mpid = port_pid(self.port) or self.proc.pid
+        self.mpid = (self.port and port_pid(self.port)) or self.proc.pid
 
     def wait_ready(self, log, port, timeout=10.0):
-        """The port once the server accepts on it; read from its "listening
-        on" line when not chosen here."""
+        """(TCP port, UDP port) once the server serves them: the TCP port
+        once it accepts, read from its "listening on" line when not chosen
+        here; the UDP port once its "listening on udp" line is out."""
         deadline = time.monotonic() + timeout
+        tcp_port = port if self.tcp else None
+        udp_port = None
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise Fatal("%s did not start: %s" % (self.name, " ".join(
                     read_text(log).strip().splitlines()[-3:])))
-            if port is None:
-                m = re.search(r"listening on (\S+):(\d+)", read_text(log))
-                port = int(m.group(2)) if m else None
-            if port is not None and accepts("127.0.0.1", port):
-                return port
+            text = read_text(log)
+            if self.tcp and tcp_port is None:
+                m = re.search(r"listening on (?!udp )(\S+):(\d+)", text)
+                tcp_port = int(m.group(2)) if m else None
+            if self.udp and udp_port is None:
+                m = re.search(r"listening on udp (\S+):(\d+)", text)
+                udp_port = int(m.group(2)) if m else None
+            if (not self.tcp or (tcp_port is not None and
+                                 accepts("127.0.0.1", tcp_port))) and \
+                    (not self.udp or udp_port is not None):
+                return tcp_port, udp_port
             time.sleep(0.05)
         raise Fatal("%s did not accept within %gs; see %s"
                     % (self.name, timeout, log))
@@ -718,15 +752,26 @@ def make_servers(o):
     if o.target:
         servers.append(Server("target", "target", o.target))
     else:
-        servers.append(Server("evecho", "evecho",
-                              "%s -q -l 127.0.0.1:0" % o.server))
+        servers.append(Server("evecho", "evecho", "%s -q -l 127.0.0.1:0 "
+                              "-u 127.0.0.1:0" % o.server, udp=True))
     for v in o.vs:
-        m = re.match(r"^([A-Za-z0-9_.-]+)=(.+)$", v)
-        name, cmd = (m.group(1), m.group(2)) if m else \
-            (os.path.basename(v.split(" ", 1)[0]), v)
+        name, cmd = vs_name(v)
         servers.append(Server(unique_name(name, {s.name for s in servers}),
                               "vs", cmd))
+    for v in o.vs_udp:
+        # The name of a --vs: its UDP side, beside it in the reports.
+        name, cmd = vs_name(v)
+        taken = {s.name for s in servers if s.udp}
+        servers.append(Server(unique_name(name, taken), "vs", cmd,
+                              tcp=False, udp=True))
     return servers
+
+
+def vs_name(v):
+    """(NAME, COMMAND) of a --vs or --vs-udp value."""
+    m = re.match(r"^([A-Za-z0-9_.-]+)=(.+)$", v)
+    return (m.group(1), m.group(2)) if m else \
+        (os.path.basename(v.split(" ", 1)[0]), v)
 
 
 # ---------------------------------------------------------------- measure
@@ -740,15 +785,18 @@ def benchmark_commands(o, pinning, point, server, per_process):
     deep = ["-d", str(point.depth)] if point.mode == "pingpong" else []
     sources = [w for s in o.source for w in ("--source", s)]
     host = "[%s]" % server.host if ":" in server.host else server.host
+    port = server.udp_port if point.udp else server.port
+    udp = ["--udp"] if point.udp else []
     cmds = []
     for n in split_connections(point.conns, per_process):
         # The benchmark refuses more threads than connections.
         threads = min(pinning.threads, n)
         cmds.append(pinning.load + [
-            o.benchmark, "-q", "--json", "--mode", point.mode, "-c", str(n),
+            o.benchmark, "-q", "--json"] + udp + ["--mode", point.mode,
+                                                  "-c", str(n),
             "-s", size_arg(point.size)] + deep + ["-t", o.duration] + warm +
             ["-T", str(threads)] + sources +
-            ["%s:%d" % (host, server.port)])
+            ["%s:%d" % (host, port)])
     return cmds
 
 
@@ -1038,11 +1086,11 @@ def run_matrix(o, servers, pinning, per_process, out):
     runs that failed."""
     points = matrix_points(o.matrix)
     runs_path = os.path.join(out, "runs.jsonl")
-    total = len(points) * o.repeat * len(servers)
+    total = o.repeat * sum(s.serves(p) for p in points for s in servers)
     failures = done = 0
     for point in points:
         for rep in range(1, o.repeat + 1):
-            for s in servers:
+            for s in (s for s in servers if s.serves(point)):
                 done += 1
                 # Memory per connection is measured on a fresh process.
                 if point.mode == "hold" and s.kind != "target":
@@ -1089,8 +1137,10 @@ def run(o):
     try:
         for s in servers:
             s.start(out, pinning, o.server)
-            say("%s: %s:%d, pid %s" % (s.name, s.host, s.port,
-                                       s.mpid or "unknown"))
+            say("%s: %s%s, pid %s" % (s.name, s.host, "".join(
+                (":%d" % s.port if s.port else "",
+                 " udp :%d" % s.udp_port if s.udp_port else "")),
+                s.mpid or "unknown"))
         say("%s matrix: %d points x %d repeats x %d server(s), %s each "
             "(+%s warm-up); %s" % (o.matrix, len(matrix_points(o.matrix)),
                                    o.repeat, len(servers), o.duration,

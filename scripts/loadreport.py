@@ -73,7 +73,8 @@ TESTS = [("pingpong", "Ping-pong (one message in flight per connection)"),
          ("pipelined", "Pipelined ping-pong"),
          ("stream", "Stream (send and receive at once)"),
          ("connect", "Connect (connect, one echo, close)"),
-         ("hold", "Hold (idle connections: server memory)")]
+         ("hold", "Hold (idle connections: server memory)"),
+         ("udp", "UDP ping-pong (one datagram in flight per flow)")]
 COUNTERS = ("errors", "connect_errors", "closed", "resets", "timeouts",
             "mismatches")
 CPU_SHARES = ["server_cpu_pct", "load_cpu_pct", "other_cpu_pct"]
@@ -88,6 +89,7 @@ TABLE_COLUMNS = {
     "hold": ["runs", "held", "mem_bytes_per_conn", "server_rss_held"],
 }
 TABLE_COLUMNS["pipelined"] = TABLE_COLUMNS["pingpong"]
+TABLE_COLUMNS["udp"] = TABLE_COLUMNS["pingpong"]
 TITLES = {
     "runs": "runs", "msgs_per_sec": "msgs/s", "mb_per_sec": "MB/s",
     "conns_per_sec": "conns/s", "held": "held", "lat_p50_us": "p50 µs",

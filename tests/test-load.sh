@@ -78,6 +78,7 @@ fi
 timeout 120 "$srcdir/scripts/load.sh" --matrix smoke --repeat 1 \
     --duration 0.3s --out "$tmp/out" --benchmark "$bench" --per-process 6 \
     --vs "again=$server -q -l 127.0.0.1:{port}" "${fork[@]}" \
+    --vs-udp "again=$server -q -u 127.0.0.1:0" \
     >"$tmp/run.out" 2>&1
 status=$?
 sed 's/^/# /' "$tmp/run.out"
@@ -104,6 +105,10 @@ for server_name in evecho again; do
 	    col_is "$server_name,pingpong,pingpong,64,10,1" procs 2
 	check "$server_name two processes held 10 connections" \
 	    col_is "$server_name,hold,hold,64,10,1" held 10
+	check "$server_name udp ping-pong 64 B x 10 flows" \
+	    row_has "$server_name,udp,pingpong,64,10,1" msgs_per_sec
+	check "$server_name udp: server CPU per datagram" \
+	    row_has "$server_name,udp,pingpong,64,10,1" server_us_per_msg
 done
 # Column col of the row for server,test,mode,size,conns,depth, or nothing.
 col_of() {
@@ -123,6 +128,8 @@ if [ ${#fork[@]} -gt 0 ]; then
 	    awk -v e="$ev" -v f="$fk" 'BEGIN { exit !(e > 0 && f >= e) }'
 	check "forking server: no memory per connection claimed" \
 	    [ -z "$(col_of fork,hold,hold,64,10,1 mem_bytes_per_conn)" ]
+	check "a --vs without --vs-udp runs no udp point" \
+	    [ -z "$(col_of fork,udp,pingpong,64,10,1 msgs_per_sec)" ]
 else
 	echo "# no socat: the forking-server checks are skipped"
 fi

@@ -51,13 +51,23 @@ class CommandLine(unittest.TestCase):
 
     def test_repeatable(self):
         o = parse("--vs", "a=x {port}", "--vs", "a=y", "--source",
-                  "127.0.0.2", "--source", "127.0.0.3")
+                  "127.0.0.2", "--source", "127.0.0.3", "--vs-udp", "a=z",
+                  "--vs-udp", "b=w")
         self.assertEqual(o.source, ["127.0.0.2", "127.0.0.3"])
         servers = load.make_servers(o)
-        self.assertEqual([(s.name, s.kind, s.cmd) for s in servers],
+        self.assertEqual([(s.name, s.kind, s.cmd, s.tcp, s.udp)
+                          for s in servers],
                          [("evecho", "evecho",
-                           "./src/evecho-server -q -l 127.0.0.1:0"),
-                          ("a", "vs", "x {port}"), ("a-2", "vs", "y")])
+                           "./src/evecho-server -q -l 127.0.0.1:0 "
+                           "-u 127.0.0.1:0", True, True),
+                          ("a", "vs", "x {port}", True, False),
+                          ("a-2", "vs", "y", True, False),
+                          # A --vs-udp keeps its --vs's name: beside it.
+                          ("a", "vs", "z", False, True),
+                          ("b", "vs", "w", False, True)])
+        udp = load.matrix_points("smoke")[-1]
+        self.assertEqual([s.serves(udp) for s in servers],
+                         [True, False, False, True, True])
         o = parse("--vs", "/usr/bin/socat TCP-LISTEN:{port} EXEC:cat",
                   "--target", "[::1]:7")
         self.assertEqual([s.name for s in load.make_servers(o)],
@@ -97,13 +107,14 @@ class CommandLine(unittest.TestCase):
 class Matrix(unittest.TestCase):
     def test_sizes(self):
         # As --help lists them.
-        self.assertEqual(len(load.matrix_points("full")), 24)
-        self.assertEqual(len(load.matrix_points("quick")), 15)
+        self.assertEqual(len(load.matrix_points("full")), 27)
+        self.assertEqual(len(load.matrix_points("quick")), 16)
         self.assertEqual([(p.test, p.size, p.conns, p.depth)
                           for p in load.matrix_points("smoke")],
                          [("pingpong", 64, 1, 1), ("pingpong", 64, 10, 1),
                           ("pipelined", 64, 10, 4), ("stream", 4096, 1, 1),
-                          ("connect", 64, 1, 1), ("hold", 64, 10, 1)])
+                          ("connect", 64, 1, 1), ("hold", 64, 10, 1),
+                          ("udp", 64, 10, 1)])
 
     def test_split_connections(self):
         self.assertEqual(load.split_connections(10, 6), [5, 5])
@@ -165,6 +176,12 @@ class Cpus(unittest.TestCase):
         cmd = load.benchmark_commands(o, p, hold, server, 100)[0]
         self.assertNotIn("-w", cmd)
         self.assertNotIn("-d", cmd)
+        # A udp point: --udp, to the server's UDP port.
+        server.udp_port = 11
+        cmd = load.benchmark_commands(o, p, load.Point("udp", "pingpong", 64,
+                                                       10), server, 100)[0]
+        self.assertEqual(cmd[cmd.index("--json") + 1], "--udp")
+        self.assertEqual(cmd[-1], "127.0.0.1:11")
 
 
 class CompareStartsNothing(unittest.TestCase):
