@@ -51,7 +51,7 @@ of the build tree.
   --out DIR           results folder (default bench-results/DATE-TIME)
   --quick             the quick matrix, 1s points, 5 repeats (about three
                       minutes per server on two cores)
-  --matrix NAME       full, quick or smoke (default full, or quick with
+  --matrix NAME       full, quick, smoke or udp (default full, or quick with
                       --quick)
   --repeat N          runs per point, the median is reported (default 5;
                       quick 5; smoke 1)
@@ -87,6 +87,7 @@ Matrices (connections; 64 B and 4 KiB messages unless said):
          10000; udp 100 flows (64 B)
   smoke  ping-pong 1 10 (64 B); pipelined 10 (depth 4); stream 1 (4 KiB);
          connect 1; hold 10; udp 10 flows (64 B)
+  udp    full's udp points alone
 
 Writes runs.jsonl, runs.csv, results.csv, summary.md, report.html (one
 self-contained page: tables, plots, metadata) and gnuplot PNGs into --out;
@@ -115,7 +116,8 @@ VALUE_OPTIONS = {"--target", "--vs", "--vs-udp", "--out", "--matrix",
 FLAG_OPTIONS = {"--quick", "--no-pin", "-h", "--help"}
 # What --compare goes with: it starts nothing, so nothing about running.
 COMPARE_OPTIONS = {"--compare", "--out"}
-MATRIX_DEFAULTS = {"full": (5, "3s"), "quick": (5, "1s"), "smoke": (1, "0.3s")}
+MATRIX_DEFAULTS = {"full": (5, "3s"), "quick": (5, "1s"), "smoke": (1, "0.3s"),
+                   "udp": (5, "3s")}
 
 
 def seconds(text):
@@ -209,7 +211,7 @@ def apply_option(o, opt, val):
         o.matrix = o.matrix or "quick"
     elif opt == "--matrix":
         check(val in MATRIX_DEFAULTS,
-              "--matrix is full, quick or smoke, not '%s'" % val)
+              "--matrix is full, quick, smoke or udp, not '%s'" % val)
         o.matrix = val
     elif opt == "--repeat":
         check(re.match(r"^[1-9][0-9]{0,2}$", val),
@@ -287,6 +289,8 @@ def ping_pong_sweep():
 
 def matrix_points(matrix):
     """The points of a matrix, in the order they run."""
+    if matrix == "udp":
+        return [p for p in matrix_points("full") if p.udp]
     if matrix == "full":
         return ping_pong_sweep() + \
             [Point("pipelined", "pingpong", 64, c, 16)
@@ -1042,7 +1046,7 @@ def run_meta(o, servers, pinning, ncpu, fd_limit, per_process, npoints):
         "repeats": str(o.repeat),
     }
     for s in servers:
-        meta["server." + s.name] = s.cmd
+        meta["server." + s.name + ("" if s.tcp else " (udp)")] = s.cmd
         if s.kind != "target":
             continue
         if s.mpid:
@@ -1153,7 +1157,8 @@ def run(o):
             s.stop()
     meta = run_meta(o, servers, pinning, ncpu, fd_limit, per_process,
                     len(matrix_points(o.matrix)))
-    order = ",".join(s.name for s in servers)
+    # A --vs and its --vs-udp share a name, and a column.
+    order = ",".join(dict.fromkeys(s.name for s in servers))
     made = loadreport.write_report(out, meta, order, shutil.which("gnuplot"),
                                    warn)
     say("wrote %s (%s)" % (out, ", ".join(made)))

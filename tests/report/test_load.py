@@ -83,7 +83,7 @@ class CommandLine(unittest.TestCase):
         self.assertUsage(["--target", "localhost"],
                          "--target wants HOST:PORT, not 'localhost'")
         self.assertUsage(["--matrix", "big"],
-                         "--matrix is full, quick or smoke, not 'big'")
+                         "--matrix is full, quick, smoke or udp, not 'big'")
         self.assertUsage(["--per-process", "x"],
                          "--per-process wants a count of connections, "
                          "not 'x'")
