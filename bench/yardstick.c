@@ -10,12 +10,18 @@
  * read's worth), and EPOLLOUT is asked for only then.  `make bench` runs it
  * beside evecho-server; it is not installed.
  *
- * Usage: evecho-yardstick [HOST:]PORT   (default 127.0.0.1:0)
- * Once listening it prints "listening on HOST:PORT"; SIGINT or SIGTERM ends
- * it with status 0.
+ * With -u it echoes UDP (RFC 862) instead, on one socket: when it is
+ * readable, recvmmsg() takes up to YARDSTICK_BATCH datagrams at a time
+ * until none is left or YARDSTICK_BUDGET were taken, and one sendmmsg() per
+ * batch answers each to its sender.  Nothing waits and nothing is checked:
+ * what the send buffer does not take is dropped, and no sender is refused.
+ *
+ * Usage: evecho-yardstick [-u] [HOST:]PORT   (default 127.0.0.1:0)
+ * Once ready it prints "listening on HOST:PORT" (with -u "listening on udp
+ * HOST:PORT"); SIGINT or SIGTERM ends it with status 0.
  */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE	/* accept4 */
+#define _GNU_SOURCE	/* accept4, recvmmsg, sendmmsg */
 #endif
 #include <sys/types.h>
 #include <sys/epoll.h>
@@ -34,6 +40,9 @@
 
 #define YARDSTICK_BUF		(256 * 1024)	/* one read at most */
 #define YARDSTICK_EVENTS	256		/* per epoll_wait */
+#define YARDSTICK_BATCH		64		/* datagrams per recvmmsg */
+#define YARDSTICK_BUDGET	1024		/* datagrams per wakeup */
+#define YARDSTICK_DATAGRAM	65536		/* more than UDP carries */
 
 /* What the kernel did not take yet; NULL when everything was sent. */
 struct pending {
@@ -175,6 +184,111 @@ conn_echo(int ep, int fd, char *buf)
 	return (0);
 }
 
+/* The batch's buffers and senders; msgs[] point into them. */
+static struct mmsghdr	 udp_msgs[YARDSTICK_BATCH];
+static struct iovec	 udp_iovs[YARDSTICK_BATCH];
+static struct sockaddr_storage udp_peers[YARDSTICK_BATCH];
+
+static void
+udp_setup(void)
+{
+	char	*bufs;
+	int	 i;
+
+	if ((bufs = malloc((size_t)YARDSTICK_BATCH * YARDSTICK_DATAGRAM)) ==
+	    NULL)
+		die("malloc");
+	for (i = 0; i < YARDSTICK_BATCH; i++) {
+		udp_iovs[i].iov_base = bufs + (size_t)i * YARDSTICK_DATAGRAM;
+		udp_msgs[i].msg_hdr.msg_iov = &udp_iovs[i];
+		udp_msgs[i].msg_hdr.msg_iovlen = 1;
+		udp_msgs[i].msg_hdr.msg_name = &udp_peers[i];
+	}
+}
+
+/*
+ * Readable: answer batches until none is left, or the budget is spent so
+ * that a flood cannot keep SIGTERM from being seen.  Each datagram goes back
+ * to its sender as it came; one the send buffer does not take is dropped,
+ * and so are the rest of its batch, as nothing may wait.
+ */
+static void
+udp_echo(int fd)
+{
+	int	 i, n, sent, done;
+
+	for (done = 0; done < YARDSTICK_BUDGET; done += n) {
+		for (i = 0; i < YARDSTICK_BATCH; i++) {
+			udp_iovs[i].iov_len = YARDSTICK_DATAGRAM;
+			udp_msgs[i].msg_hdr.msg_namelen = sizeof udp_peers[i];
+		}
+		n = recvmmsg(fd, udp_msgs, YARDSTICK_BATCH, MSG_DONTWAIT, NULL);
+		if (n <= 0)
+			return;
+		for (i = 0; i < n; i++)
+			udp_iovs[i].iov_len = udp_msgs[i].msg_len;
+		for (i = 0; i < n; i += sent) {
+			sent = sendmmsg(fd, udp_msgs + i, n - i, MSG_DONTWAIT);
+			if (sent >= 0)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			/* This one was refused (its sender, say): skip it. */
+			sent = 1;
+		}
+	}
+}
+
+/* A socket of type bound to ss, listening if a stream; exits on failure. */
+static int
+sock_open(struct sockaddr_storage *ss, socklen_t len, int type)
+{
+	int	fd, one = 1;
+
+	if ((fd = socket(ss->ss_family, type | SOCK_NONBLOCK, 0)) < 0)
+		die("socket");
+	if (type == SOCK_STREAM)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (bind(fd, (struct sockaddr *)ss, len) != 0)
+		die("bind");
+	if (type == SOCK_STREAM && listen(fd, 4096) != 0)
+		die("listen");
+	return (fd);
+}
+
+/* Say where fd is bound, once it is ready: "listening on [udp ]HOST:PORT". */
+static void
+sock_announce(int fd, const char *what)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = sizeof ss;
+	char			 host[INET6_ADDRSTRLEN];
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+		die("getsockname");
+	if (ss.ss_family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof host);
+		printf("listening on %s%s:%u\n", what, host,
+		    ntohs(sin->sin_port));
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof host);
+		printf("listening on %s[%s]:%u\n", what, host,
+		    ntohs(sin6->sin6_port));
+	}
+	fflush(stdout);
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: evecho-yardstick [-u] [HOST:]PORT\n");
+	exit(64);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -182,15 +296,22 @@ main(int argc, char **argv)
 	struct sockaddr_storage	 ss;
 	socklen_t		 len;
 	struct sigaction	 sa;
-	char			*buf, host[INET6_ADDRSTRLEN];
-	int			 ep, lfd, fd, one = 1, i, n;
+	const char		*addr;
+	char			*buf;
+	int			 ep, lfd, fd, one = 1, i, n, ch, udp = 0;
 
-	if (argc > 2 || (argc == 2 && argv[1][0] == '-')) {
-		fprintf(stderr, "usage: evecho-yardstick [HOST:]PORT\n");
-		return (64);
+	while ((ch = getopt(argc, argv, "u")) != -1) {
+		if (ch != 'u')
+			usage();
+		udp = 1;
 	}
-	if (parse_addr(argc == 2 ? argv[1] : "127.0.0.1:0", &ss, &len) != 0) {
-		fprintf(stderr, "evecho-yardstick: bad address '%s'\n", argv[1]);
+	argc -= optind;
+	argv += optind;
+	if (argc > 1)
+		usage();
+	addr = argc == 1 ? argv[0] : "127.0.0.1:0";
+	if (parse_addr(addr, &ss, &len) != 0) {
+		fprintf(stderr, "evecho-yardstick: bad address '%s'\n", addr);
 		return (64);
 	}
 	memset(&sa, 0, sizeof sa);
@@ -200,29 +321,11 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if ((buf = malloc(YARDSTICK_BUF)) == NULL)
 		die("malloc");
+	if (udp)
+		udp_setup();
 
-	lfd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
-	if (lfd < 0)
-		die("socket");
-	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	if (bind(lfd, (struct sockaddr *)&ss, len) != 0)
-		die("bind");
-	if (listen(lfd, 4096) != 0)
-		die("listen");
-	len = sizeof ss;
-	getsockname(lfd, (struct sockaddr *)&ss, &len);
-	if (ss.ss_family == AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-
-		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof host);
-		printf("listening on %s:%u\n", host, ntohs(sin->sin_port));
-	} else {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-
-		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof host);
-		printf("listening on [%s]:%u\n", host, ntohs(sin6->sin6_port));
-	}
-	fflush(stdout);
+	lfd = sock_open(&ss, len, udp ? SOCK_DGRAM : SOCK_STREAM);
+	sock_announce(lfd, udp ? "udp " : "");
 
 	if ((ep = epoll_create1(0)) < 0)
 		die("epoll_create1");
@@ -239,6 +342,10 @@ main(int argc, char **argv)
 		}
 		for (i = 0; i < n; i++) {
 			fd = evs[i].data.fd;
+			if (fd == lfd && udp) {
+				udp_echo(lfd);
+				continue;
+			}
 			if (fd == lfd) {
 				/* Take the whole backlog. */
 				while ((fd = accept4(lfd, NULL, NULL,
