@@ -3,9 +3,11 @@
 
 Starts the build tree's server (or uses --target) and any --vs servers,
 pins them to CPU 0 and the load to the other CPUs, waits until each
-accepts, runs the matrix with evecho-benchmark while it samples each
-server's /proc, stops every server it started by its pid, and hands the
-runs to loadreport (the pure half: CSV, markdown, plots, report.html).
+accepts, runs the matrix with evecho-benchmark (the UDP points with each
+server started again in its UDP form: evecho-server -u, --vs-udp) while
+it samples each server's /proc, stops every server it started by its pid,
+and hands the runs to loadreport (the pure half: CSV, markdown, plots,
+report.html).
 --compare starts nothing: it only reports on two results folders.
 
 Only the standard library is used; any python3 >= 3.7 will do.
@@ -44,6 +46,14 @@ of the build tree.
                       too; {port} in COMMAND becomes a free port, otherwise
                       COMMAND must print "listening on HOST:PORT"; NAME
                       defaults to the command's base name; repeatable
+  --vs-udp [NAME=]COMMAND
+                      the UDP form of the --vs server NAME (without NAME,
+                      the command's base name), started instead of it for
+                      the UDP points; {port} as for --vs, otherwise
+                      COMMAND must print "listening on udp HOST:PORT".
+                      A NAME no --vs has is a server of the UDP points
+                      only; a server without a UDP form (socat, a
+                      --target) has none; repeatable
   --out DIR           results folder (default bench-results/DATE-TIME)
   --quick             the quick matrix, 1s points, 5 repeats (about three
                       minutes per server on two cores)
@@ -73,22 +83,26 @@ of the build tree.
                       compare.csv, compare.md and plots
   -h, --help          show this help and exit
 
-Matrices (connections; 64 B and 4 KiB messages unless said):
+Matrices (connections or UDP flows; 64 B and 4 KiB messages unless said):
   full   ping-pong 1 10 100 1000 10000; pipelined depth 16 at 10 100 1000
          (64 B) and 100 (4 KiB), depth 4 at 8 (16 KiB); stream 1 10 100
-         (4 KiB) and 10 (64 B); connect 1 10 100; hold 1000 10000
+         (4 KiB) and 10 (64 B); connect 1 10 100; hold 1000 10000;
+         udp 100 (64 B)
   quick  ping-pong 1 10 100 1000 10000; pipelined 100 (64 B, depth 16)
-         and 8 (16 KiB, depth 4); stream 10 (4 KiB); connect 10; hold 10000
+         and 8 (16 KiB, depth 4); stream 10 (4 KiB); connect 10; hold 10000;
+         udp 100 (64 B)
   smoke  ping-pong 1 10 (64 B); pipelined 10 (depth 4); stream 1 (4 KiB);
-         connect 1; hold 10
+         connect 1; hold 10; udp 10 (64 B)
+  udp is ping-pong over UDP (evecho-benchmark --udp): one datagram in
+  flight per flow, each flow a socket of its own.
 
 Writes runs.jsonl, runs.csv, results.csv, summary.md, report.html (one
 self-contained page: tables, plots, metadata) and gnuplot PNGs into --out;
 without gnuplot the reports say the plots are unavailable.
 
 Exit status: 0 when every run reported; 1 when a run gave no report, found
-mismatched echoes or a server died (with --compare: when a folder has no
-runs.jsonl); 64 for a bad command line.
+mismatched (over UDP, also duplicated) echoes or a server died (with
+--compare: when a folder has no runs.jsonl); 64 for a bad command line.
 """
 
 
@@ -102,9 +116,9 @@ class Fatal(Exception):
 
 # ---------------------------------------------------------------- options
 
-VALUE_OPTIONS = {"--target", "--vs", "--out", "--matrix", "--repeat",
-                 "--duration", "--warmup", "--server", "--benchmark",
-                 "--source", "--per-process"}
+VALUE_OPTIONS = {"--target", "--vs", "--vs-udp", "--out", "--matrix",
+                 "--repeat", "--duration", "--warmup", "--server",
+                 "--benchmark", "--source", "--per-process"}
 FLAG_OPTIONS = {"--quick", "--no-pin", "-h", "--help"}
 # What --compare goes with: it starts nothing, so nothing about running.
 COMPARE_OPTIONS = {"--compare", "--out"}
@@ -131,6 +145,7 @@ class Options:
     def __init__(self):
         self.target = None
         self.vs = []
+        self.vs_udp = []
         self.out = None
         self.matrix = None
         self.repeat = None
@@ -192,6 +207,9 @@ def apply_option(o, opt, val):
     elif opt == "--vs":
         check(val, "--vs wants a command")
         o.vs.append(val)
+    elif opt == "--vs-udp":
+        check(val, "--vs-udp wants a command")
+        o.vs_udp.append(val)
     elif opt == "--out":
         o.out = val
     elif opt == "--quick":
@@ -258,11 +276,13 @@ def parse_options(argv):
 # ---------------------------------------------------------------- matrix
 
 class Point:
-    """One point of the matrix: a test run in a mode at a size and load."""
+    """One point of the matrix: a test run in a mode at a size and load;
+    test "udp" is ping-pong over UDP, conns its flows."""
 
     def __init__(self, test, mode, size, conns, depth=1):
         self.test, self.mode = test, mode
         self.size, self.conns, self.depth = size, conns, depth
+        self.udp = test == "udp"
 
 
 def ping_pong_sweep():
@@ -272,7 +292,8 @@ def ping_pong_sweep():
 
 
 def matrix_points(matrix):
-    """The points of a matrix, in the order they run."""
+    """The points of a matrix, in the order they run: UDP last, so that
+    each server starts again in its UDP form only once."""
     if matrix == "full":
         return ping_pong_sweep() + \
             [Point("pipelined", "pingpong", 64, c, 16)
@@ -282,20 +303,23 @@ def matrix_points(matrix):
              Point("stream", "stream", 64, 10)] + \
             [Point("stream", "stream", 4096, c) for c in (1, 10, 100)] + \
             [Point("connect", "connect", 64, c) for c in (1, 10, 100)] + \
-            [Point("hold", "hold", 64, 1000), Point("hold", "hold", 64, 10000)]
+            [Point("hold", "hold", 64, 1000), Point("hold", "hold", 64, 10000),
+             Point("udp", "pingpong", 64, 100)]
     if matrix == "quick":
         return ping_pong_sweep() + [
             Point("pipelined", "pingpong", 64, 100, 16),
             Point("pipelined", "pingpong", 16384, 8, 4),
             Point("stream", "stream", 4096, 10),
             Point("connect", "connect", 64, 10),
-            Point("hold", "hold", 64, 10000)]
+            Point("hold", "hold", 64, 10000),
+            Point("udp", "pingpong", 64, 100)]
     return [Point("pingpong", "pingpong", 64, 1),
             Point("pingpong", "pingpong", 64, 10),
             Point("pipelined", "pingpong", 64, 10, 4),
             Point("stream", "stream", 4096, 1),
             Point("connect", "connect", 64, 1),
-            Point("hold", "hold", 64, 10)]
+            Point("hold", "hold", 64, 10),
+            Point("udp", "pingpong", 64, 10)]
 
 
 def size_arg(size):
@@ -543,16 +567,18 @@ def children_cpu():
     return r.ru_utime + r.ru_stime
 
 
-def listen_inodes(port):
-    """Socket inodes listening on port, from /proc/net/tcp and tcp6."""
+def listen_inodes(port, udp=False):
+    """Socket inodes listening on port, from /proc/net/tcp and tcp6 (with
+    udp, the unconnected sockets bound to it, from /proc/net/udp and udp6)."""
     found = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+    proto, state = ("udp", "07") if udp else ("tcp", "0A")
+    for table in ("/proc/net/" + proto, "/proc/net/%s6" % proto):
         try:
             with open(table) as f:
                 next(f)
                 for line in f:
                     field = line.split()
-                    if field[3] == "0A" and \
+                    if field[3] == state and \
                             int(field[1].rsplit(":", 1)[1], 16) == port:
                         found.add(field[9])
         except OSError:
@@ -560,9 +586,9 @@ def listen_inodes(port):
     return found
 
 
-def port_pid(port):
+def port_pid(port, udp=False):
     """The pid holding a socket that listens on port (same user), or None."""
-    wanted = {"socket:[%s]" % i for i in listen_inodes(port)}
+    wanted = {"socket:[%s]" % i for i in listen_inodes(port, udp)}
     if not wanted:
         return None
     for pid in sorted(all_pids(), reverse=True):
@@ -577,9 +603,10 @@ def port_pid(port):
 
 # ---------------------------------------------------------------- servers
 
-def free_port():
-    """A port that was free a moment ago on 127.0.0.1."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+def free_port(udp=False):
+    """A TCP (or UDP) port that was free a moment ago on 127.0.0.1."""
+    kind = socket.SOCK_DGRAM if udp else socket.SOCK_STREAM
+    with socket.socket(socket.AF_INET, kind) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
@@ -613,18 +640,32 @@ def unique_name(name, taken):
 
 class Server:
     """A server under load: evecho (started here), vs (a --vs command
-    started here) or target (already running somewhere)."""
+    started here) or target (already running somewhere).  cmd serves TCP
+    and udp_cmd UDP; either may be None, when it does not serve that."""
 
-    def __init__(self, name, kind, cmd):
+    def __init__(self, name, kind, cmd, udp_cmd=None):
         self.name, self.kind, self.cmd = name, kind, cmd
+        self.udp_cmd = udp_cmd
+        self.udp = False      # started in its UDP form
         self.proc = None      # the process we started
         self.mpid = None      # the process we measure
         self.host, self.port = "127.0.0.1", None
         self.starts = 0
 
-    def start(self, out, pinning, server_bin):
-        """Start it (again) and wait until it accepts."""
+    def serves(self, point):
+        """True when it has a form for the point's transport."""
+        return bool(self.udp_cmd if point.udp else self.cmd)
+
+    def where(self):
+        """HOST:PORT, after "udp " in its UDP form."""
+        return "%s%s:%d" % ("udp " if self.udp else "", self.host, self.port)
+
+    def start(self, out, pinning, server_bin, udp=None):
+        """Start it (again; in its UDP form if udp, in the form it had if
+        None) and wait until it accepts, or over UDP until it is bound."""
         self.starts += 1
+        if udp is not None:
+            self.udp = udp
         if self.kind == "target":
             host, port = self.cmd.rsplit(":", 1)
             self.host, self.port = host.strip("[]"), int(port)
@@ -633,11 +674,12 @@ class Server:
         log = os.path.join(out, "logs", "%s.%d.log" % (self.name, self.starts))
         port = None
         if self.kind == "evecho":
-            argv = [server_bin, "-q", "-l", "127.0.0.1:0"]
+            argv = [server_bin, "-q", "-u" if self.udp else "-l",
+                    "127.0.0.1:0"]
         else:
-            cmd = self.cmd
+            cmd = self.udp_cmd if self.udp else self.cmd
             if "{port}" in cmd:
-                port = free_port()
+                port = free_port(self.udp)
                 cmd = cmd.replace("{port}", str(port))
             argv = ["bash", "-c", "exec " + cmd]
         with open(log, "wb") as f:
@@ -648,24 +690,29 @@ class Server:
                                          start_new_session=True)
         self.port = self.wait_ready(log, port)
         # A wrapper may have started the real server: measure the listener.
-        self.mpid = port_pid(self.port) or self.proc.pid
+        self.mpid = port_pid(self.port, self.udp) or self.proc.pid
 
     def wait_ready(self, log, port, timeout=10.0):
-        """The port once the server accepts on it; read from its "listening
-        on" line when not chosen here."""
+        """The port once the server accepts on it, or over UDP has a socket
+        bound to it (a probe would be a datagram more for it to count); read
+        from its "listening on [udp ]" line when not chosen here."""
+        ready = "listening on udp " if self.udp else "listening on "
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise Fatal("%s did not start: %s" % (self.name, " ".join(
                     read_text(log).strip().splitlines()[-3:])))
             if port is None:
-                m = re.search(r"listening on (\S+):(\d+)", read_text(log))
+                m = re.search(re.escape(ready) + r"(\S+):(\d+)",
+                              read_text(log))
                 port = int(m.group(2)) if m else None
-            if port is not None and accepts("127.0.0.1", port):
+            if port is not None and (listen_inodes(port, True) if self.udp
+                                     else accepts("127.0.0.1", port)):
                 return port
             time.sleep(0.05)
-        raise Fatal("%s did not accept within %gs; see %s"
-                    % (self.name, timeout, log))
+        raise Fatal("%s did not %s within %gs; see %s"
+                    % (self.name, "bind a UDP socket" if self.udp else
+                       "accept", timeout, log))
 
     def running(self):
         """True while the process we started runs."""
@@ -712,20 +759,42 @@ def stop_child(proc, grace=2.5):
         proc.wait()
 
 
+def vs_name(v):
+    """(NAME, COMMAND) of a --vs or --vs-udp value: NAME defaults to the
+    command's base name."""
+    m = re.match(r"^([A-Za-z0-9_.-]+)=(.+)$", v)
+    return (m.group(1), m.group(2)) if m else \
+        (os.path.basename(v.split(" ", 1)[0]), v)
+
+
 def make_servers(o):
-    """The servers, in report order: the first is the ratios' baseline."""
+    """The servers, in report order: the first is the ratios' baseline.
+
+    A --vs-udp is the UDP form of the --vs server of its name, when that
+    has none yet, so that the report pairs their TCP and UDP points;
+    otherwise a server of its own, for the UDP points only.
+    """
     servers = []
     if o.target:
         servers.append(Server("target", "target", o.target))
     else:
         servers.append(Server("evecho", "evecho",
-                              "%s -q -l 127.0.0.1:0" % o.server))
+                              "%s -q -l 127.0.0.1:0" % o.server,
+                              "%s -q -u 127.0.0.1:0" % o.server))
     for v in o.vs:
-        m = re.match(r"^([A-Za-z0-9_.-]+)=(.+)$", v)
-        name, cmd = (m.group(1), m.group(2)) if m else \
-            (os.path.basename(v.split(" ", 1)[0]), v)
+        name, cmd = vs_name(v)
         servers.append(Server(unique_name(name, {s.name for s in servers}),
                               "vs", cmd))
+    for v in o.vs_udp:
+        name, cmd = vs_name(v)
+        pair = [s for s in servers if s.kind == "vs" and s.cmd and
+                not s.udp_cmd and s.name == name]
+        if pair:
+            pair[0].udp_cmd = cmd
+        else:
+            servers.append(Server(unique_name(name, {s.name for s in
+                                                     servers}),
+                                  "vs", None, cmd))
     return servers
 
 
@@ -745,7 +814,8 @@ def benchmark_commands(o, pinning, point, server, per_process):
         # The benchmark refuses more threads than connections.
         threads = min(pinning.threads, n)
         cmds.append(pinning.load + [
-            o.benchmark, "-q", "--json", "--mode", point.mode, "-c", str(n),
+            o.benchmark, "-q", "--json"] + (["--udp"] if point.udp else []) +
+            ["--mode", point.mode, "-c", str(n),
             "-s", size_arg(point.size)] + deep + ["-t", o.duration] + warm +
             ["-T", str(threads)] + sources +
             ["%s:%d" % (host, server.port)])
@@ -954,8 +1024,11 @@ def measure(cmds, pid, labels, limit, stderr_path, bench):
 
 
 def failed(rec):
-    """True when a run gave no report or found mismatched echoes."""
-    return not rec["ok"] or bool((rec.get("bench") or {}).get("mismatches"))
+    """True when a run gave no report or found mismatched echoes, or over
+    UDP duplicated ones (lost datagrams are reported, not failed: UDP may
+    lose them)."""
+    b = rec.get("bench") or {}
+    return not rec["ok"] or bool(b.get("mismatches") or b.get("duplicated"))
 
 
 # ---------------------------------------------------------------- the run
@@ -994,7 +1067,10 @@ def run_meta(o, servers, pinning, ncpu, fd_limit, per_process, npoints):
         "repeats": str(o.repeat),
     }
     for s in servers:
-        meta["server." + s.name] = s.cmd
+        if s.cmd:
+            meta["server." + s.name] = s.cmd
+        if s.udp_cmd:
+            meta["udp." + s.name] = s.udp_cmd
         if s.kind != "target":
             continue
         if s.mpid:
@@ -1038,19 +1114,27 @@ def run_matrix(o, servers, pinning, per_process, out):
     runs that failed."""
     points = matrix_points(o.matrix)
     runs_path = os.path.join(out, "runs.jsonl")
-    total = len(points) * o.repeat * len(servers)
+    total = o.repeat * sum(s.serves(p) for p in points for s in servers)
     failures = done = 0
     for point in points:
         for rep in range(1, o.repeat + 1):
             for s in servers:
+                if not s.serves(point):
+                    continue
                 done += 1
+                if s.udp != point.udp:
+                    s.stop()
+                    s.start(out, pinning, o.server, point.udp)
+                    say("%s: %s, pid %s" % (s.name, s.where(),
+                                            s.mpid or "unknown"))
                 # Memory per connection is measured on a fresh process.
-                if point.mode == "hold" and s.kind != "target":
+                elif point.mode == "hold" and s.kind != "target":
                     s.stop()
                     s.start(out, pinning, o.server)
-                print("[%d/%d] %s %s %dB x %d conns (depth %d, run %d): " % (
+                print("[%d/%d] %s %s %dB x %d %s (depth %d, run %d): " % (
                     done, total, s.name, point.test, point.size, point.conns,
-                    point.depth, rep), end="", flush=True)
+                    "flows" if point.udp else "conns", point.depth, rep),
+                    end="", flush=True)
                 rec = run_point(o, pinning, point, rep, s, per_process,
                                 runs_path, out)
                 say(loadreport.progress_line(rec))
@@ -1088,9 +1172,9 @@ def run(o):
     servers = make_servers(o)
     try:
         for s in servers:
-            s.start(out, pinning, o.server)
-            say("%s: %s:%d, pid %s" % (s.name, s.host, s.port,
-                                       s.mpid or "unknown"))
+            # A server of the UDP points only starts in its UDP form.
+            s.start(out, pinning, o.server, not s.cmd)
+            say("%s: %s, pid %s" % (s.name, s.where(), s.mpid or "unknown"))
         say("%s matrix: %d points x %d repeats x %d server(s), %s each "
             "(+%s warm-up); %s" % (o.matrix, len(matrix_points(o.matrix)),
                                    o.repeat, len(servers), o.duration,
