@@ -391,7 +391,7 @@ def trouble_lines(rows):
     """A line per point whose runs saw errors or failed."""
     lines = []
     for row in rows:
-        counters = ["%s %s" % (k, num(row[k])) for k in COUNTERS
+        counters = ["%s %s" % (k, si(row[k])) for k in COUNTERS
                     if row.get(k)]
         if row["failed_runs"]:
             counters.append("%d run(s) without a report or with the server "
