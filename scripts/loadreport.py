@@ -690,7 +690,8 @@ def make_plots(rows, servers, meta, folder, gnuplot):
     for name, lines in plots:
         write_file(folder, name + ".gp", "\n".join(lines) + "\n")
     if not plots:
-        return [], []
+        return [], ["No plots: they draw the TCP ping-pong points, and "
+                    "these runs have none."]
     if not gnuplot:
         return [], ["Plots unavailable: gnuplot was not found (install "
                     "gnuplot, e.g. Debian's gnuplot-nox, and run "

@@ -395,6 +395,9 @@ class Udp(Folder):
         with open(os.path.join(folder, "results.csv")) as f:
             results = csv_rows(f.read())
         self.assertIn('<h2 id="udp">UDP ping-pong', page)
+        # The plots draw TCP ping-pong only: the page says so.
+        self.assertIn('<p class="unavailable">No plots: they draw the TCP '
+                      'ping-pong points', page)
         self.assertIn('<a href="#udp">UDP ping-pong</a>', page)
         self.assertIn("<th>flows</th><th>runs</th><th>datagrams/s</th>",
                       page)
