@@ -41,6 +41,7 @@
 #define YARDSTICK_EVENTS	256		/* per epoll_wait */
 #define YARDSTICK_BATCH		64		/* datagrams per recvmmsg */
 #define YARDSTICK_DGRAM		65536		/* the largest, and then some */
+#define YARDSTICK_BUDGET	16		/* batches per wakeup */
 
 /* What the kernel did not take yet; NULL when everything was sent. */
 struct pending {
@@ -191,7 +192,7 @@ udp_serve(int fd)
 	static struct sockaddr_storage	 from[YARDSTICK_BATCH];
 	struct epoll_event		 ev = { .events = EPOLLIN };
 	char				*bufs;
-	int				 ep, i, n, sent, r;
+	int				 ep, i, n, sent, r, batches;
 
 	if ((bufs = malloc((size_t)YARDSTICK_BATCH * YARDSTICK_DGRAM)) == NULL)
 		die("malloc");
@@ -206,7 +207,7 @@ udp_serve(int fd)
 				continue;
 			die("epoll_wait");
 		}
-		for (;;) {
+		for (batches = 0;;) {
 			for (i = 0; i < YARDSTICK_BATCH; i++) {
 				iov[i].iov_base = bufs +
 				    (size_t)i * YARDSTICK_DGRAM;
@@ -234,7 +235,8 @@ udp_serve(int fd)
 					r = 1;	/* refused: skip that one */
 				}
 			}
-			if (n < YARDSTICK_BATCH)
+			/* A budget, so that SIGTERM is seen under a flood. */
+			if (n < YARDSTICK_BATCH || ++batches == YARDSTICK_BUDGET)
 				break;
 		}
 	}

@@ -3,9 +3,11 @@
 
 Starts the build tree's server (or uses --target) and any --vs servers,
 pins them to CPU 0 and the load to the other CPUs, waits until each
-accepts, runs the matrix with evecho-benchmark while it samples each
-server's /proc, stops every server it started by its pid, and hands the
-runs to loadreport (the pure half: CSV, markdown, plots, report.html).
+accepts, runs the matrix with evecho-benchmark (the UDP points with each
+server started again in its UDP form: evecho-server -u, --vs-udp) while
+it samples each server's /proc, stops every server it started by its pid,
+and hands the runs to loadreport (the pure half: CSV, markdown, plots,
+report.html).
 --compare starts nothing: it only reports on two results folders.
 
 Only the standard library is used; any python3 >= 3.7 will do.
@@ -44,10 +46,14 @@ of the build tree.
                       too; {port} in COMMAND becomes a free port, otherwise
                       COMMAND must print "listening on HOST:PORT"; NAME
                       defaults to the command's base name; repeatable
-  --vs-udp [NAME=]COMMAND  the same for the udp points: COMMAND serves UDP
-                      and prints "listening on udp HOST:PORT" ({port} as
-                      for --vs); with the NAME of a --vs, it stands beside
-                      it in the reports.  A --vs without one skips them
+  --vs-udp [NAME=]COMMAND
+                      the UDP form of the --vs server NAME (without NAME,
+                      the command's base name), started instead of it for
+                      the UDP points; {port} as for --vs, otherwise
+                      COMMAND must print "listening on udp HOST:PORT".
+                      A NAME no --vs has is a server of the UDP points
+                      only; a server without a UDP form (socat, a
+                      --target) has none; repeatable
   --out DIR           results folder (default bench-results/DATE-TIME)
   --quick             the quick matrix, 1s points, 5 repeats (about three
                       minutes per server on two cores)
@@ -77,25 +83,27 @@ of the build tree.
                       compare.csv, compare.md and plots
   -h, --help          show this help and exit
 
-Matrices (connections; 64 B and 4 KiB messages unless said):
+Matrices (connections or UDP flows; 64 B and 4 KiB messages unless said):
   full   ping-pong 1 10 100 1000 10000; pipelined depth 16 at 10 100 1000
          (64 B) and 100 (4 KiB), depth 4 at 8 (16 KiB); stream 1 10 100
-         (4 KiB) and 10 (64 B); connect 1 10 100; hold 1000 10000; udp
-         ping-pong 10 100 flows (64 B) and 100 (1 KiB)
+         (4 KiB) and 10 (64 B); connect 1 10 100; hold 1000 10000;
+         udp 100 (64 B)
   quick  ping-pong 1 10 100 1000 10000; pipelined 100 (64 B, depth 16)
-         and 8 (16 KiB, depth 4); stream 10 (4 KiB); connect 10; hold
-         10000; udp 100 flows (64 B)
+         and 8 (16 KiB, depth 4); stream 10 (4 KiB); connect 10; hold 10000;
+         udp 100 (64 B)
   smoke  ping-pong 1 10 (64 B); pipelined 10 (depth 4); stream 1 (4 KiB);
-         connect 1; hold 10; udp 10 flows (64 B)
-  udp    full's udp points alone
+         connect 1; hold 10; udp 10 (64 B)
+  udp    udp alone: 10 and 100 flows (64 B), 100 flows (1 KiB)
+  udp is ping-pong over UDP (evecho-benchmark --udp): one datagram in
+  flight per flow, each flow a socket of its own.
 
 Writes runs.jsonl, runs.csv, results.csv, summary.md, report.html (one
 self-contained page: tables, plots, metadata) and gnuplot PNGs into --out;
 without gnuplot the reports say the plots are unavailable.
 
 Exit status: 0 when every run reported; 1 when a run gave no report, found
-mismatched echoes or a server died (with --compare: when a folder has no
-runs.jsonl); 64 for a bad command line.
+mismatched (over UDP, also duplicated) echoes or a server died (with
+--compare: when a folder has no runs.jsonl); 64 for a bad command line.
 """
 
 
@@ -110,9 +118,8 @@ class Fatal(Exception):
 # ---------------------------------------------------------------- options
 
 VALUE_OPTIONS = {"--target", "--vs", "--vs-udp", "--out", "--matrix",
-                 "--repeat",
-                 "--duration", "--warmup", "--server", "--benchmark",
-                 "--source", "--per-process"}
+                 "--repeat", "--duration", "--warmup", "--server",
+                 "--benchmark", "--source", "--per-process"}
 FLAG_OPTIONS = {"--quick", "--no-pin", "-h", "--help"}
 # What --compare goes with: it starts nothing, so nothing about running.
 COMPARE_OPTIONS = {"--compare", "--out"}
@@ -271,9 +278,8 @@ def parse_options(argv):
 # ---------------------------------------------------------------- matrix
 
 class Point:
-    """One point of the matrix: a test run in a mode at a size and load.
-    The udp test is ping-pong over UDP (evecho-benchmark --udp), its conns
-    the flows."""
+    """One point of the matrix: a test run in a mode at a size and load;
+    test "udp" is ping-pong over UDP, conns its flows."""
 
     def __init__(self, test, mode, size, conns, depth=1):
         self.test, self.mode = test, mode
@@ -288,9 +294,12 @@ def ping_pong_sweep():
 
 
 def matrix_points(matrix):
-    """The points of a matrix, in the order they run."""
+    """The points of a matrix, in the order they run: UDP last, so that
+    each server starts again in its UDP form only once."""
     if matrix == "udp":
-        return [p for p in matrix_points("full") if p.udp]
+        return [Point("udp", "pingpong", 64, 10),
+                Point("udp", "pingpong", 64, 100),
+                Point("udp", "pingpong", 1024, 100)]
     if matrix == "full":
         return ping_pong_sweep() + \
             [Point("pipelined", "pingpong", 64, c, 16)
@@ -300,9 +309,8 @@ def matrix_points(matrix):
              Point("stream", "stream", 64, 10)] + \
             [Point("stream", "stream", 4096, c) for c in (1, 10, 100)] + \
             [Point("connect", "connect", 64, c) for c in (1, 10, 100)] + \
-            [Point("hold", "hold", 64, 1000), Point("hold", "hold", 64, 10000)] + \
-            [Point("udp", "pingpong", 64, c) for c in (10, 100)] + \
-            [Point("udp", "pingpong", 1024, 100)]
+            [Point("hold", "hold", 64, 1000), Point("hold", "hold", 64, 10000),
+             Point("udp", "pingpong", 64, 100)]
     if matrix == "quick":
         return ping_pong_sweep() + [
             Point("pipelined", "pingpong", 64, 100, 16),
@@ -565,16 +573,18 @@ def children_cpu():
     return r.ru_utime + r.ru_stime
 
 
-def listen_inodes(port):
-    """Socket inodes listening on port, from /proc/net/tcp and tcp6."""
+def listen_inodes(port, udp=False):
+    """Socket inodes listening on port, from /proc/net/tcp and tcp6 (with
+    udp, the unconnected sockets bound to it, from /proc/net/udp and udp6)."""
     found = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+    proto, state = ("udp", "07") if udp else ("tcp", "0A")
+    for table in ("/proc/net/" + proto, "/proc/net/%s6" % proto):
         try:
             with open(table) as f:
                 next(f)
                 for line in f:
                     field = line.split()
-                    if field[3] == "0A" and \
+                    if field[3] == state and \
                             int(field[1].rsplit(":", 1)[1], 16) == port:
                         found.add(field[9])
         except OSError:
@@ -582,9 +592,9 @@ def listen_inodes(port):
     return found
 
 
-def port_pid(port):
+def port_pid(port, udp=False):
     """The pid holding a socket that listens on port (same user), or None."""
-    wanted = {"socket:[%s]" % i for i in listen_inodes(port)}
+    wanted = {"socket:[%s]" % i for i in listen_inodes(port, udp)}
     if not wanted:
         return None
     for pid in sorted(all_pids(), reverse=True):
@@ -599,9 +609,10 @@ def port_pid(port):
 
 # ---------------------------------------------------------------- servers
 
-def free_port():
-    """A port that was free a moment ago on 127.0.0.1."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+def free_port(udp=False):
+    """A TCP (or UDP) port that was free a moment ago on 127.0.0.1."""
+    kind = socket.SOCK_DGRAM if udp else socket.SOCK_STREAM
+    with socket.socket(socket.AF_INET, kind) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
@@ -635,24 +646,32 @@ def unique_name(name, taken):
 
 class Server:
     """A server under load: evecho (started here), vs (a --vs command
-    started here) or target (already running somewhere)."""
+    started here) or target (already running somewhere).  cmd serves TCP
+    and udp_cmd UDP; either may be None, when it does not serve that."""
 
-    def __init__(self, name, kind, cmd, tcp=True, udp=False):
+    def __init__(self, name, kind, cmd, udp_cmd=None):
         self.name, self.kind, self.cmd = name, kind, cmd
-        self.tcp, self.udp = tcp, udp   # what it serves
+        self.udp_cmd = udp_cmd
+        self.udp = False      # started in its UDP form
         self.proc = None      # the process we started
         self.mpid = None      # the process we measure
         self.host, self.port = "127.0.0.1", None
-        self.udp_port = None
         self.starts = 0
 
     def serves(self, point):
-        """True when this server takes part in point."""
-        return self.udp if point.udp else self.tcp
+        """True when it has a form for the point's transport."""
+        return bool(self.udp_cmd if point.udp else self.cmd)
 
-    def start(self, out, pinning, server_bin):
-        """Start it (again) and wait until it accepts."""
+    def where(self):
+        """HOST:PORT, after "udp " in its UDP form."""
+        return "%s%s:%d" % ("udp " if self.udp else "", self.host, self.port)
+
+    def start(self, out, pinning, server_bin, udp=None):
+        """Start it (again; in its UDP form if udp, in the form it had if
+        None) and wait until it accepts, or over UDP until it is bound."""
         self.starts += 1
+        if udp is not None:
+            self.udp = udp
         if self.kind == "target":
             host, port = self.cmd.rsplit(":", 1)
             self.host, self.port = host.strip("[]"), int(port)
@@ -661,12 +680,12 @@ class Server:
         log = os.path.join(out, "logs", "%s.%d.log" % (self.name, self.starts))
         port = None
         if self.kind == "evecho":
-            # -u beside -l: one process for both, as a user runs it.
-            argv = [server_bin, "-q", "-l", "127.0.0.1:0", "-u", "127.0.0.1:0"]
+            argv = [server_bin, "-q", "-u" if self.udp else "-l",
+                    "127.0.0.1:0"]
         else:
-            cmd = self.cmd
+            cmd = self.udp_cmd if self.udp else self.cmd
             if "{port}" in cmd:
-                port = free_port()
+                port = free_port(self.udp)
                 cmd = cmd.replace("{port}", str(port))
             argv = ["bash", "-c", "exec " + cmd]
         with open(log, "wb") as f:
@@ -675,35 +694,31 @@ class Server:
                                          stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL,
                                          start_new_session=True)
-        self.port, self.udp_port = self.wait_ready(log, port)
+        self.port = self.wait_ready(log, port)
         # A wrapper may have started the real server: measure the listener.
-        self.mpid = (self.port and port_pid(self.port)) or self.proc.pid
+        self.mpid = port_pid(self.port, self.udp) or self.proc.pid
 
     def wait_ready(self, log, port, timeout=10.0):
-        """(TCP port, UDP port) once the server serves them: the TCP port
-        once it accepts, read from its "listening on" line when not chosen
-        here; the UDP port once its "listening on udp" line is out."""
+        """The port once the server accepts on it, or over UDP has a socket
+        bound to it (a probe would be a datagram more for it to count); read
+        from its "listening on [udp ]" line when not chosen here."""
+        ready = "listening on udp " if self.udp else "listening on "
         deadline = time.monotonic() + timeout
-        tcp_port = port if self.tcp else None
-        udp_port = None
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise Fatal("%s did not start: %s" % (self.name, " ".join(
                     read_text(log).strip().splitlines()[-3:])))
-            text = read_text(log)
-            if self.tcp and tcp_port is None:
-                m = re.search(r"listening on (?!udp )(\S+):(\d+)", text)
-                tcp_port = int(m.group(2)) if m else None
-            if self.udp and udp_port is None:
-                m = re.search(r"listening on udp (\S+):(\d+)", text)
-                udp_port = int(m.group(2)) if m else None
-            if (not self.tcp or (tcp_port is not None and
-                                 accepts("127.0.0.1", tcp_port))) and \
-                    (not self.udp or udp_port is not None):
-                return tcp_port, udp_port
+            if port is None:
+                m = re.search(re.escape(ready) + r"(\S+):(\d+)",
+                              read_text(log))
+                port = int(m.group(2)) if m else None
+            if port is not None and (listen_inodes(port, True) if self.udp
+                                     else accepts("127.0.0.1", port)):
+                return port
             time.sleep(0.05)
-        raise Fatal("%s did not accept within %gs; see %s"
-                    % (self.name, timeout, log))
+        raise Fatal("%s did not %s within %gs; see %s"
+                    % (self.name, "bind a UDP socket" if self.udp else
+                       "accept", timeout, log))
 
     def running(self):
         """True while the process we started runs."""
@@ -750,32 +765,43 @@ def stop_child(proc, grace=2.5):
         proc.wait()
 
 
+def vs_name(v):
+    """(NAME, COMMAND) of a --vs or --vs-udp value: NAME defaults to the
+    command's base name."""
+    m = re.match(r"^([A-Za-z0-9_.-]+)=(.+)$", v)
+    return (m.group(1), m.group(2)) if m else \
+        (os.path.basename(v.split(" ", 1)[0]), v)
+
+
 def make_servers(o):
-    """The servers, in report order: the first is the ratios' baseline."""
+    """The servers, in report order: the first is the ratios' baseline.
+
+    A --vs-udp is the UDP form of the --vs server of its name, when that
+    has none yet, so that the report pairs their TCP and UDP points;
+    otherwise a server of its own, for the UDP points only.
+    """
     servers = []
     if o.target:
         servers.append(Server("target", "target", o.target))
     else:
-        servers.append(Server("evecho", "evecho", "%s -q -l 127.0.0.1:0 "
-                              "-u 127.0.0.1:0" % o.server, udp=True))
+        servers.append(Server("evecho", "evecho",
+                              "%s -q -l 127.0.0.1:0" % o.server,
+                              "%s -q -u 127.0.0.1:0" % o.server))
     for v in o.vs:
         name, cmd = vs_name(v)
         servers.append(Server(unique_name(name, {s.name for s in servers}),
                               "vs", cmd))
     for v in o.vs_udp:
-        # The name of a --vs: its UDP side, beside it in the reports.
         name, cmd = vs_name(v)
-        taken = {s.name for s in servers if s.udp}
-        servers.append(Server(unique_name(name, taken), "vs", cmd,
-                              tcp=False, udp=True))
+        pair = [s for s in servers if s.kind == "vs" and s.cmd and
+                not s.udp_cmd and s.name == name]
+        if pair:
+            pair[0].udp_cmd = cmd
+        else:
+            servers.append(Server(unique_name(name, {s.name for s in
+                                                     servers}),
+                                  "vs", None, cmd))
     return servers
-
-
-def vs_name(v):
-    """(NAME, COMMAND) of a --vs or --vs-udp value."""
-    m = re.match(r"^([A-Za-z0-9_.-]+)=(.+)$", v)
-    return (m.group(1), m.group(2)) if m else \
-        (os.path.basename(v.split(" ", 1)[0]), v)
 
 
 # ---------------------------------------------------------------- measure
@@ -789,18 +815,16 @@ def benchmark_commands(o, pinning, point, server, per_process):
     deep = ["-d", str(point.depth)] if point.mode == "pingpong" else []
     sources = [w for s in o.source for w in ("--source", s)]
     host = "[%s]" % server.host if ":" in server.host else server.host
-    port = server.udp_port if point.udp else server.port
-    udp = ["--udp"] if point.udp else []
     cmds = []
     for n in split_connections(point.conns, per_process):
         # The benchmark refuses more threads than connections.
         threads = min(pinning.threads, n)
         cmds.append(pinning.load + [
-            o.benchmark, "-q", "--json"] + udp + ["--mode", point.mode,
-                                                  "-c", str(n),
+            o.benchmark, "-q", "--json"] + (["--udp"] if point.udp else []) +
+            ["--mode", point.mode, "-c", str(n),
             "-s", size_arg(point.size)] + deep + ["-t", o.duration] + warm +
             ["-T", str(threads)] + sources +
-            ["%s:%d" % (host, port)])
+            ["%s:%d" % (host, server.port)])
     return cmds
 
 
@@ -1006,8 +1030,11 @@ def measure(cmds, pid, labels, limit, stderr_path, bench):
 
 
 def failed(rec):
-    """True when a run gave no report or found mismatched echoes."""
-    return not rec["ok"] or bool((rec.get("bench") or {}).get("mismatches"))
+    """True when a run gave no report or found mismatched echoes, or over
+    UDP duplicated ones (lost datagrams are reported, not failed: UDP may
+    lose them)."""
+    b = rec.get("bench") or {}
+    return not rec["ok"] or bool(b.get("mismatches") or b.get("duplicated"))
 
 
 # ---------------------------------------------------------------- the run
@@ -1046,7 +1073,10 @@ def run_meta(o, servers, pinning, ncpu, fd_limit, per_process, npoints):
         "repeats": str(o.repeat),
     }
     for s in servers:
-        meta["server." + s.name + ("" if s.tcp else " (udp)")] = s.cmd
+        if s.cmd:
+            meta["server." + s.name] = s.cmd
+        if s.udp_cmd:
+            meta["udp." + s.name] = s.udp_cmd
         if s.kind != "target":
             continue
         if s.mpid:
@@ -1094,15 +1124,23 @@ def run_matrix(o, servers, pinning, per_process, out):
     failures = done = 0
     for point in points:
         for rep in range(1, o.repeat + 1):
-            for s in (s for s in servers if s.serves(point)):
+            for s in servers:
+                if not s.serves(point):
+                    continue
                 done += 1
+                if s.udp != point.udp:
+                    s.stop()
+                    s.start(out, pinning, o.server, point.udp)
+                    say("%s: %s, pid %s" % (s.name, s.where(),
+                                            s.mpid or "unknown"))
                 # Memory per connection is measured on a fresh process.
-                if point.mode == "hold" and s.kind != "target":
+                elif point.mode == "hold" and s.kind != "target":
                     s.stop()
                     s.start(out, pinning, o.server)
-                print("[%d/%d] %s %s %dB x %d conns (depth %d, run %d): " % (
+                print("[%d/%d] %s %s %dB x %d %s (depth %d, run %d): " % (
                     done, total, s.name, point.test, point.size, point.conns,
-                    point.depth, rep), end="", flush=True)
+                    "flows" if point.udp else "conns", point.depth, rep),
+                    end="", flush=True)
                 rec = run_point(o, pinning, point, rep, s, per_process,
                                 runs_path, out)
                 say(loadreport.progress_line(rec))
@@ -1140,11 +1178,9 @@ def run(o):
     servers = make_servers(o)
     try:
         for s in servers:
-            s.start(out, pinning, o.server)
-            say("%s: %s%s, pid %s" % (s.name, s.host, "".join(
-                (":%d" % s.port if s.port else "",
-                 " udp :%d" % s.udp_port if s.udp_port else "")),
-                s.mpid or "unknown"))
+            # A server of the UDP points only starts in its UDP form.
+            s.start(out, pinning, o.server, not s.cmd)
+            say("%s: %s, pid %s" % (s.name, s.where(), s.mpid or "unknown"))
         say("%s matrix: %d points x %d repeats x %d server(s), %s each "
             "(+%s warm-up); %s" % (o.matrix, len(matrix_points(o.matrix)),
                                    o.repeat, len(servers), o.duration,
@@ -1157,8 +1193,7 @@ def run(o):
             s.stop()
     meta = run_meta(o, servers, pinning, ncpu, fd_limit, per_process,
                     len(matrix_points(o.matrix)))
-    # A --vs and its --vs-udp share a name, and a column.
-    order = ",".join(dict.fromkeys(s.name for s in servers))
+    order = ",".join(s.name for s in servers)
     made = loadreport.write_report(out, meta, order, shutil.which("gnuplot"),
                                    warn)
     say("wrote %s (%s)" % (out, ", ".join(made)))

@@ -63,6 +63,13 @@ COLUMNS = [
     ("resets", lambda r: r["bench"].get("resets")),
     ("timeouts", lambda r: r["bench"].get("timeouts")),
     ("mismatches", lambda r: r["bench"].get("mismatches")),
+    # UDP only (evecho-benchmark --udp), over the whole run.
+    ("sent", lambda r: r["bench"].get("sent")),
+    ("lost", lambda r: r["bench"].get("lost")),
+    ("late", lambda r: r["bench"].get("late")),
+    ("duplicated", lambda r: r["bench"].get("duplicated")),
+    ("reordered", lambda r: r["bench"].get("reordered")),
+    ("corrupted", lambda r: r["bench"].get("corrupted")),
 ]
 KEYS = ["server", "test", "mode", "size", "conns", "depth"]
 RUNS_FIELDS = KEYS + ["rep", "procs", "rc", "server_alive", "wall"] + \
@@ -74,9 +81,11 @@ TESTS = [("pingpong", "Ping-pong (one message in flight per connection)"),
          ("stream", "Stream (send and receive at once)"),
          ("connect", "Connect (connect, one echo, close)"),
          ("hold", "Hold (idle connections: server memory)"),
-         ("udp", "UDP ping-pong (one datagram in flight per flow)")]
+         ("udp", "UDP ping-pong (a datagram in flight per flow, RFC 862)")]
+# Corrupted datagrams are counted with the mismatches too.
 COUNTERS = ("errors", "connect_errors", "closed", "resets", "timeouts",
-            "mismatches")
+            "mismatches", "lost", "duplicated")
+UDP_COUNTS = ["lost", "duplicated", "reordered", "corrupted"]
 CPU_SHARES = ["server_cpu_pct", "load_cpu_pct", "other_cpu_pct"]
 
 # The figures report.html shows per point and server, by test.
@@ -89,7 +98,7 @@ TABLE_COLUMNS = {
     "hold": ["runs", "held", "mem_bytes_per_conn", "server_rss_held"],
 }
 TABLE_COLUMNS["pipelined"] = TABLE_COLUMNS["pingpong"]
-TABLE_COLUMNS["udp"] = TABLE_COLUMNS["pingpong"]
+TABLE_COLUMNS["udp"] = TABLE_COLUMNS["pingpong"] + UDP_COUNTS
 TITLES = {
     "runs": "runs", "msgs_per_sec": "msgs/s", "mb_per_sec": "MB/s",
     "conns_per_sec": "conns/s", "held": "held", "lat_p50_us": "p50 µs",
@@ -97,7 +106,12 @@ TITLES = {
     "server_us_per_conn": "CPU µs/conn", "server_cpu_pct": "CPU % srv",
     "load_cpu_pct": "CPU % load", "other_cpu_pct": "CPU % other",
     "mem_bytes_per_conn": "B/conn", "server_rss_held": "RSS held (B)",
+    "lost": "lost", "duplicated": "dup", "reordered": "reord",
+    "corrupted": "corrupt",
 }
+# Over UDP a message is a datagram.
+UDP_TITLES = {"msgs_per_sec": "datagrams/s", "server_us_per_msg":
+              "CPU µs/dgram"}
 # More is better for these; less for the CPU, latency and memory figures.
 HIGHER_IS_BETTER = {"msgs_per_sec", "mb_per_sec", "conns_per_sec", "held"}
 
@@ -121,14 +135,28 @@ EXPLANATION = (
     "much less affected).  *B/conn* is the server's VmRSS with every "
     "connection open "
     "less its RSS before, ÷ the connections it held (its descriptor "
-    "count), on a freshly started server; *RSS* is that RSS.")
+    "count), on a freshly started server; *RSS* is that RSS.  Over UDP "
+    "(evecho-benchmark --udp) a message is a datagram and a connection a "
+    "flow, and *lost*, *dup*, *reord* and *corrupt* are the benchmark's "
+    "counts of datagrams lost, duplicated, reordered and corrupted over "
+    "the whole run (medians, as every figure).")
 META_TITLES = (("host", "Host"), ("pinning", "Pinning"),
                ("benchmark", "Benchmark"), ("matrix", "Matrix"),
                ("timing", "Timing"))
 
 
+def column_title(test, column):
+    """A column's title in a test's tables."""
+    return UDP_TITLES.get(column, TITLES[column]) if test == "udp" \
+        else TITLES[column]
+
+
 def key_figures(test):
     """(column, label) of the figures that compare servers or runs."""
+    if test == "udp":
+        return [("msgs_per_sec", "dgrams/s"),
+                ("server_us_per_msg", "CPU/dgram"),
+                ("lat_p50_us", "p50"), ("lat_p99_us", "p99")]
     if test == "hold":
         return [("mem_bytes_per_conn", "B/conn")]
     if test == "stream":
@@ -344,10 +372,11 @@ def progress_line(rec):
         if rec.get("server_us_per_msg") is not None:
             s += ", server %.2f us/msg" % rec["server_us_per_msg"]
     else:
-        s = "%s msgs/s, p99 %s us" % (si(b.get("msgs_per_sec")),
-                                      num(b["latency_us"].get("p99")))
+        what = "dgram" if rec.get("test") == "udp" else "msg"
+        s = "%s %ss/s, p99 %s us" % (si(b.get("msgs_per_sec")), what,
+                                     num(b["latency_us"].get("p99")))
         if rec.get("server_us_per_msg") is not None:
-            s += ", server %.2f us/msg" % rec["server_us_per_msg"]
+            s += ", server %.2f us/%s" % (rec["server_us_per_msg"], what)
     if rec.get("procs", 1) > 1:
         s += " [%d benchmark processes]" % rec["procs"]
     if (rec.get("other_cpu_pct") or 0) >= 20:
@@ -362,15 +391,16 @@ def trouble_lines(rows):
     """A line per point whose runs saw errors or failed."""
     lines = []
     for row in rows:
-        counters = ["%s %s" % (k, num(row[k])) for k in COUNTERS
+        counters = ["%s %s" % (k, si(row[k])) for k in COUNTERS
                     if row.get(k)]
         if row["failed_runs"]:
             counters.append("%d run(s) without a report or with the server "
                             "gone" % row["failed_runs"])
         if counters:
-            lines.append("%s %s %s × %s conns: %s" % (
+            lines.append("%s %s %s × %s %s: %s" % (
                 row["server"], row["test"], size_text(row["size"]),
-                row["conns"], ", ".join(counters)))
+                row["conns"], point_heads(row["test"])[1],
+                ", ".join(counters)))
     return lines
 
 
@@ -394,12 +424,17 @@ def ratio_note(servers):
 
 
 def server_lines(servers, meta):
-    """A line per server: its command, and any note on how it ran."""
+    """A line per server: its commands (TCP, UDP), and any note on how it
+    ran."""
     lines = []
     for s in servers:
         note = meta.get("note." + s)
-        lines.append("Server `%s`: `%s`%s" % (
-            s, meta.get("server." + s, "?"), ", " + note if note else ""))
+        cmds = ["`%s`" % meta["server." + s]] if meta.get("server." + s) \
+            else []
+        if meta.get("udp." + s):
+            cmds.append("UDP `%s`" % meta["udp." + s])
+        lines.append("Server `%s`: %s%s" % (
+            s, "; ".join(cmds) or "?", ", " + note if note else ""))
     return lines
 
 
@@ -450,8 +485,11 @@ def md_cells(test, row):
         rss = row.get("server_rss_held")
         return [si(row.get("held")), num(row.get("mem_bytes_per_conn")),
                 num(rss / 1048576.0) if rss is not None else "–"]
-    return [si(row.get("msgs_per_sec")), lat,
-            num(row.get("server_us_per_msg")), cpu]
+    cells = [si(row.get("msgs_per_sec")), lat,
+             num(row.get("server_us_per_msg")), cpu]
+    if test == "udp":
+        cells.append(" / ".join(si(row.get(k)) for k in UDP_COUNTS))
+    return cells
 
 
 def md_heads(test):
@@ -462,6 +500,9 @@ def md_heads(test):
         return ["conns/s", "p50/p99 µs", "CPU µs/conn", "CPU % srv/load/other"]
     if test == "hold":
         return ["held", "B/conn", "RSS MiB"]
+    if test == "udp":
+        return ["datagrams/s", "p50/p99 µs", "CPU µs/dgram",
+                "CPU % srv/load/other", "lost/dup/reord/corrupt"]
     return ["msgs/s", "p50/p99 µs", "CPU µs/msg", "CPU % srv/load/other"]
 
 
@@ -489,7 +530,7 @@ def markdown(rows, servers, meta):
         out += ["", ratio_note(servers)]
     by_key = rows_by_key(rows)
     for test, title, points in tests_present(rows):
-        head = ["size", "conns"] + (["depth"] if test == "pipelined" else [])
+        head = point_heads(test)
         for s in servers:
             head += ["%s %s" % (s, h) for h in md_heads(test)]
         for s in servers[1:]:
@@ -649,7 +690,8 @@ def make_plots(rows, servers, meta, folder, gnuplot):
     for name, lines in plots:
         write_file(folder, name + ".gp", "\n".join(lines) + "\n")
     if not plots:
-        return [], []
+        return [], ["No plots: they draw the TCP ping-pong points, and "
+                    "these runs have none."]
     if not gnuplot:
         return [], ["Plots unavailable: gnuplot was not found (install "
                     "gnuplot, e.g. Debian's gnuplot-nox, and run "
@@ -774,7 +816,8 @@ def point_cells(test, size, conns, depth):
 
 def point_heads(test):
     """Titles of point_cells()."""
-    return ["size", "conns"] + (["depth"] if test == "pipelined" else [])
+    return ["size", "flows" if test == "udp" else "conns"] + \
+        (["depth"] if test == "pipelined" else [])
 
 
 def html_figures(test, points, servers, by_key):
@@ -794,7 +837,8 @@ def html_figures(test, points, servers, by_key):
                         "".join(point_cells(test, size, conns, depth)) +
                         "".join(cell(figure_text(row.get(c)), data_col=c)
                                 for c in columns) + "</tr>")
-    head = ["server"] + point_heads(test) + [TITLES[c] for c in columns]
+    head = ["server"] + point_heads(test) + \
+        [column_title(test, c) for c in columns]
     return html_table(head, body)
 
 
@@ -940,14 +984,16 @@ def compare_meta_lines(old_meta, new_meta, old_dir, new_dir):
                               if new_meta.get("date") else "")]
     keys = [k for k, _ in META_TITLES]
     keys += sorted({k for m in (old_meta, new_meta) for k in m
-                    if k.startswith("server.")})
+                    if k.startswith(("server.", "udp."))})
     for key in keys:
         a, b = old_meta.get(key), new_meta.get(key)
         if a is None and b is None:
             continue
         title = dict(META_TITLES).get(key)
         if title is None:
-            title = "Server `%s`" % key.split(".", 1)[1]
+            kind, name = key.split(".", 1)
+            title = "%s `%s`" % ("Server" if kind == "server" else
+                                 "UDP server", name)
             a, b = ("`%s`" % v if v else None for v in (a, b))
         if a == b:
             lines.append("%s: %s" % (title, a))
@@ -980,7 +1026,8 @@ def compare_markdown(rows, lines):
                 change += " (%s)" % verdict(r)
             table.append([r["server"], size_text(r["size"]), r["conns"]] +
                          ([r["depth"]] if test == "pipelined" else []) +
-                         [TITLES[r["figure"]], human(r["figure"], r["old"]),
+                         [column_title(test, r["figure"]),
+                          human(r["figure"], r["old"]),
                           human(r["figure"], r["new"]), change])
         out += ["", "## " + title, ""] + md_table(
             ["server"] + point_heads(test) +
@@ -995,7 +1042,7 @@ def compare_tr(test, r, first):
                                 data_figure=r["figure"])) +
             cell(r["server"], False) +
             "".join(point_cells(test, r["size"], r["conns"], r["depth"])) +
-            cell(TITLES[r["figure"]], False) +
+            cell(column_title(test, r["figure"]), False) +
             cell(figure_text(r["old"]), data_cell="old") +
             cell(figure_text(r["new"]), data_cell="new") +
             cell(change_words(r), css=verdict(r), data_cell="change_pct") +

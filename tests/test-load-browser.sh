@@ -1,7 +1,8 @@
 #!/bin/sh
 # test-load-browser.sh: scripts/load.sh's report.html in a real browser.
 # Headless Chromium, network off, opens the report of the run checked in at
-# tests/report/run-a and the comparison of run-a with run-b; the page's
+# tests/report/run-a, that of the UDP point's (run-u) and the comparison of
+# run-a with run-b; the page's
 # own script records how wide each plot decoded, and
 # tests/report/check_report_dom.py checks the dumped DOM: every plot
 # decoded in full, and the tables' figures are results.csv's (compare.csv's).  Then
@@ -47,6 +48,16 @@ cp "$srcdir/tests/report/run-a/runs.jsonl" "$srcdir/tests/report/run-a/meta.json
 check "report made" "$PYTHON3" "$srcdir/scripts/loadreport.py" report "$tmp/run"
 check "report in the browser" browse "$tmp/run/report.html" \
     --results "$tmp/run/results.csv" --plots $plots
+
+# The UDP point's run: its table and ratio cells are results.csv's too; it
+# has no ping-pong over TCP, so no plots.
+mkdir "$tmp/udp"
+cp "$srcdir/tests/report/run-u/runs.jsonl" \
+    "$srcdir/tests/report/run-u/meta.json" "$tmp/udp/"
+check "UDP report made" "$PYTHON3" "$srcdir/scripts/loadreport.py" report \
+    "$tmp/udp"
+check "UDP report in the browser" browse "$tmp/udp/report.html" \
+    --results "$tmp/udp/results.csv" --plots 0
 
 check "comparison made" sh "$srcdir/scripts/load.sh" --compare \
     "$srcdir/tests/report/run-a" "$srcdir/tests/report/run-b" --out "$tmp/cmp"

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # test-load.sh: scripts/load.sh in its smoke matrix, against the build
-# tree's server and a second copy of it started through --vs.  Checks the
-# CSV, the markdown, the PNGs and report.html, and that no server outlives
-# the script.  (tests/test-load-report.sh tests the reports in detail on
+# tree's server and a second copy of it started through --vs (and
+# --vs-udp for the UDP point), and the yardstick's UDP form as a server of
+# the UDP point only.  Checks the CSV, the markdown, the PNGs and
+# report.html, and that no server outlives the script; and the yardstick's
+# UDP echo on its own.  (tests/test-load-report.sh tests the reports in detail on
 # checked-in runs, tests/test-load-browser.sh report.html in a browser.)
 # Skips (77) when evecho-benchmark has not been built.
 set -uo pipefail
@@ -11,6 +13,7 @@ builddir=${EVECHO_BUILDDIR:-$(pwd)}
 srcdir=${EVECHO_SRCDIR:-$builddir}
 bench=${EVECHO_BENCHMARK:-$builddir/src/evecho-benchmark}
 server=$builddir/src/evecho-server
+yardstick=$builddir/bench/evecho-yardstick
 export PYTHON3=${PYTHON3:-python3}
 
 if [ ! -x "$bench" ]; then
@@ -67,10 +70,46 @@ status=$?
 check "bad usage exits 64" [ $status -eq 64 ]
 check "bad usage says one line" [ "$(wc -l <"$tmp/usage.out")" -eq 1 ]
 
+# The yardstick's UDP form on its own: the line once bound, every datagram
+# back whole, and status 0 after SIGTERM.  64 small datagrams in flight
+# fill its batches; the largest go two at a time, since the kernel's
+# default receive buffer holds only a few of them and drops the rest.
+if [ -x "$yardstick" ]; then
+	"$yardstick" -u 127.0.0.1:0 >"$tmp/yard.out" 2>&1 &
+	ypid=$!
+	for _ in $(seq 50); do
+		grep -q . "$tmp/yard.out" && break
+		sleep 0.1
+	done
+	check "yardstick -u says where it listens" \
+	    grep -Eq '^listening on udp 127\.0\.0\.1:[0-9]+$' "$tmp/yard.out"
+	yport=$(sed -n 's/^listening on udp 127\.0\.0\.1:\([0-9]*\)$/\1/p' \
+	    "$tmp/yard.out")
+	for load in "24 -c 8 -d 8" "65507 -c 2 -d 1"; do
+		set -- $load
+		timeout 20 "$bench" -q --udp -s "$@" -n 2000 --json \
+		    "127.0.0.1:${yport:-9}" >"$tmp/yard.json" 2>&1
+		status=$?
+		check "yardstick -u echoes $1 B datagrams (exit $status)" \
+		    eval "[ $status -eq 0 ] &&
+		    grep -q '\"received\":2000,' '$tmp/yard.json' &&
+		    grep -q '\"lost\":0,' '$tmp/yard.json'"
+	done
+	kill "$ypid"
+	wait "$ypid"
+	check "yardstick -u exits 0 after SIGTERM" [ $? -eq 0 ]
+	yard=(--vs-udp "yard=$yardstick -u 127.0.0.1:0")
+else
+	echo "# no yardstick at $yardstick: its checks are skipped"
+	yard=()
+fi
+
 # The smoke matrix against the server and a --vs copy of it; at most 6
-# connections per benchmark process, so 10 connections take two.  With
-# socat, a forking server too (a child per connection, and cat under it):
-# its CPU is its whole process tree's.
+# connections (or flows) per benchmark process, so 10 take two.  The copy
+# has a --vs-udp form on a port chosen here, and the yardstick serves the
+# UDP point only, on one it says.  With socat, a forking server too (a
+# child per connection, and cat under it): its CPU is its whole process
+# tree's; it has no UDP form.
 fork=()
 if command -v socat >/dev/null 2>&1; then
 	fork=(--vs "fork=socat TCP-LISTEN:{port},bind=127.0.0.1,fork,reuseaddr EXEC:cat")
@@ -78,7 +117,7 @@ fi
 timeout 120 "$srcdir/scripts/load.sh" --matrix smoke --repeat 1 \
     --duration 0.3s --out "$tmp/out" --benchmark "$bench" --per-process 6 \
     --vs "again=$server -q -l 127.0.0.1:{port}" "${fork[@]}" \
-    --vs-udp "again=$server -q -u 127.0.0.1:0" \
+    --vs-udp "again=$server -q -u 127.0.0.1:{port}" "${yard[@]}" \
     >"$tmp/run.out" 2>&1
 status=$?
 sed 's/^/# /' "$tmp/run.out"
@@ -105,11 +144,31 @@ for server_name in evecho again; do
 	    col_is "$server_name,pingpong,pingpong,64,10,1" procs 2
 	check "$server_name two processes held 10 connections" \
 	    col_is "$server_name,hold,hold,64,10,1" held 10
-	check "$server_name udp ping-pong 64 B x 10 flows" \
-	    row_has "$server_name,udp,pingpong,64,10,1" msgs_per_sec
-	check "$server_name udp: server CPU per datagram" \
-	    row_has "$server_name,udp,pingpong,64,10,1" server_us_per_msg
 done
+# The UDP point: each server started again with -u, its datagrams/s and
+# CPU per datagram, the benchmark's counts all 0, and the ratio.
+udp_servers="evecho again"
+[ ${#yard[@]} -gt 0 ] && udp_servers="$udp_servers yard"
+for server_name in $udp_servers; do
+	key=$server_name,udp,pingpong,64,10,1
+	check "$server_name UDP 64 B x 10 flows" row_has "$key" msgs_per_sec
+	check "$server_name UDP: server CPU per datagram" \
+	    row_has "$key" server_us_per_msg
+	check "$server_name UDP: datagrams sent counted" row_has "$key" sent
+	for count in lost duplicated corrupted; do
+		check "$server_name UDP: $count 0" col_is "$key" $count 0
+	done
+	check "$server_name UDP: 10 flows over two processes" \
+	    col_is "$key" procs 2
+done
+check "evecho started again with -u, once" \
+    [ "$(grep -c '^evecho: udp 127\.0\.0\.1:' "$tmp/run.out")" -eq 1 ]
+if [ ${#yard[@]} -gt 0 ]; then
+	check "a server of the UDP point only has no other" \
+	    [ "$(grep -c '^yard,' "$tmp/out/results.csv")" -eq 1 ]
+fi
+check "no UDP point for a server without a UDP form" \
+    eval "! grep -q '^fork,udp,' '$tmp/out/results.csv'"
 # Column col of the row for server,test,mode,size,conns,depth, or nothing.
 col_of() {
 	awk -F, -v key="$1" -v col="$2" '
@@ -128,8 +187,6 @@ if [ ${#fork[@]} -gt 0 ]; then
 	    awk -v e="$ev" -v f="$fk" 'BEGIN { exit !(e > 0 && f >= e) }'
 	check "forking server: no memory per connection claimed" \
 	    [ -z "$(col_of fork,hold,hold,64,10,1 mem_bytes_per_conn)" ]
-	check "a --vs without --vs-udp runs no udp point" \
-	    [ -z "$(col_of fork,udp,pingpong,64,10,1 msgs_per_sec)" ]
 else
 	echo "# no socat: the forking-server checks are skipped"
 fi
@@ -155,13 +212,16 @@ check "no CPU figures: cpu.png has no entry for it" \
     ! grep -q \"title 'again, \" '$tmp/nocpu/cpu.gp'"
 check "summary.md written" [ -s "$tmp/out/summary.md" ]
 for heading in "## Ping-pong" "## Pipelined" "## Stream" "## Connect" \
-    "## Hold"; do
+    "## Hold" "## UDP"; do
 	check "summary has $heading" grep -q "^$heading" "$tmp/out/summary.md"
 done
 check "summary has the ratio column" \
     grep -q "evecho/again msgs/s" "$tmp/out/summary.md"
 check "summary has the 10-connection row" \
     grep -q "^| 64 B | 10 |" "$tmp/out/summary.md"
+check "summary has the UDP ratio column" \
+    grep -q "evecho/again dgrams/s | evecho/again CPU/dgram" \
+    "$tmp/out/summary.md"
 if command -v gnuplot >/dev/null 2>&1; then
 	for png in throughput latency cpu; do
 		check "$png.png is a PNG" eval \
@@ -178,11 +238,15 @@ fi
 check "report.html has the ratio tables" \
     grep -q 'data-base="evecho,pingpong,pingpong,64,10,1" data-other="again,' \
     "$tmp/out/report.html"
+check "report.html has the UDP ratio table" \
+    grep -q 'data-base="evecho,udp,pingpong,64,10,1" data-other="again,udp,' \
+    "$tmp/out/report.html"
 check "report.html fetches nothing" \
     eval "! grep -Eiq '(src|href)=\"(https?:|//)' '$tmp/out/report.html'"
 
 # Every server the script started is gone.
-pids=$(sed -n 's/^[a-z]*: 127\.0\.0\.1:[0-9]*, pid \([0-9]*\)$/\1/p' \
+pids=$(sed -n \
+    's/^[a-z]*: \(udp \)\{0,1\}127\.0\.0\.1:[0-9]*, pid \([0-9]*\)$/\2/p' \
     "$tmp/run.out")
 check "server pids were reported" [ -n "$pids" ]
 for pid in $pids; do
@@ -235,7 +299,7 @@ check "4 CPUs: threads are min(3, connections)" awk -v bench="$bench" '
     }
     END { exit !(n >= 6 && bad == 0) }' "$tmp/taskset.log"
 for key in pingpong,pingpong,64,1,1 pingpong,pingpong,64,10,1 \
-    stream,stream,4096,1,1 connect,connect,64,1,1; do
+    stream,stream,4096,1,1 connect,connect,64,1,1 udp,pingpong,64,10,1; do
 	check "4 CPUs: evecho $key" awk -F, -v key="evecho,$key" '
 	    NR > 1 && ($1 "," $2 "," $3 "," $4 "," $5 "," $6) == key { f = 1 }
 	    END { exit !f }' "$tmp/out4/results.csv"

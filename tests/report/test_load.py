@@ -51,27 +51,45 @@ class CommandLine(unittest.TestCase):
 
     def test_repeatable(self):
         o = parse("--vs", "a=x {port}", "--vs", "a=y", "--source",
-                  "127.0.0.2", "--source", "127.0.0.3", "--vs-udp", "a=z",
-                  "--vs-udp", "b=w")
+                  "127.0.0.2", "--source", "127.0.0.3")
         self.assertEqual(o.source, ["127.0.0.2", "127.0.0.3"])
         servers = load.make_servers(o)
-        self.assertEqual([(s.name, s.kind, s.cmd, s.tcp, s.udp)
-                          for s in servers],
+        self.assertEqual([(s.name, s.kind, s.cmd) for s in servers],
                          [("evecho", "evecho",
-                           "./src/evecho-server -q -l 127.0.0.1:0 "
-                           "-u 127.0.0.1:0", True, True),
-                          ("a", "vs", "x {port}", True, False),
-                          ("a-2", "vs", "y", True, False),
-                          # A --vs-udp keeps its --vs's name: beside it.
-                          ("a", "vs", "z", False, True),
-                          ("b", "vs", "w", False, True)])
-        udp = load.matrix_points("smoke")[-1]
-        self.assertEqual([s.serves(udp) for s in servers],
-                         [True, False, False, True, True])
+                           "./src/evecho-server -q -l 127.0.0.1:0"),
+                          ("a", "vs", "x {port}"), ("a-2", "vs", "y")])
+        self.assertEqual(servers[0].udp_cmd,
+                         "./src/evecho-server -q -u 127.0.0.1:0")
         o = parse("--vs", "/usr/bin/socat TCP-LISTEN:{port} EXEC:cat",
                   "--target", "[::1]:7")
         self.assertEqual([s.name for s in load.make_servers(o)],
                          ["target", "socat"])
+
+    def test_vs_udp(self):
+        # Paired by name (the command's base name without one); a name no
+        # --vs has is a server of the UDP points only.
+        o = parse("--vs", "/b/yard 127.0.0.1:{port}", "--vs", "s=socat",
+                  "--vs-udp", "/b/yard -u 127.0.0.1:{port}",
+                  "--vs-udp", "u=udp-only {port}")
+        servers = load.make_servers(o)
+        self.assertEqual([(s.name, s.cmd, s.udp_cmd) for s in servers], [
+            ("evecho", "./src/evecho-server -q -l 127.0.0.1:0",
+             "./src/evecho-server -q -u 127.0.0.1:0"),
+            ("yard", "/b/yard 127.0.0.1:{port}",
+             "/b/yard -u 127.0.0.1:{port}"),
+            ("s", "socat", None), ("u", None, "udp-only {port}")])
+        tcp, udp = load.matrix_points("smoke")[0], \
+            load.matrix_points("smoke")[-1]
+        self.assertEqual([(s.serves(tcp), s.serves(udp)) for s in servers],
+                         [(True, True), (True, True), (True, False),
+                          (False, True)])
+        # A --target has no UDP form; a --vs-udp of its name is another.
+        servers = load.make_servers(parse("--target", "127.0.0.1:7",
+                                          "--vs-udp", "target=x"))
+        self.assertEqual([(s.name, s.kind, s.udp_cmd) for s in servers],
+                         [("target", "target", None),
+                          ("target-2", "vs", "x")])
+        self.assertUsage(["--vs-udp="], "--vs-udp wants a command")
 
     def test_bad_values(self):
         self.assertUsage(["--bogus"], "unknown option --bogus")
@@ -107,7 +125,7 @@ class CommandLine(unittest.TestCase):
 class Matrix(unittest.TestCase):
     def test_sizes(self):
         # As --help lists them.
-        self.assertEqual(len(load.matrix_points("full")), 27)
+        self.assertEqual(len(load.matrix_points("full")), 25)
         self.assertEqual(len(load.matrix_points("quick")), 16)
         self.assertEqual([(p.test, p.size, p.conns, p.depth)
                           for p in load.matrix_points("smoke")],
@@ -115,6 +133,15 @@ class Matrix(unittest.TestCase):
                           ("pipelined", 64, 10, 4), ("stream", 4096, 1, 1),
                           ("connect", 64, 1, 1), ("hold", 64, 10, 1),
                           ("udp", 64, 10, 1)])
+        # The point, in the default matrix and the quick one, last
+        # so that servers switch to UDP once.
+        for matrix in ("full", "quick"):
+            last = load.matrix_points(matrix)[-1]
+            self.assertEqual((last.test, last.mode, last.size, last.conns,
+                              last.depth, last.udp),
+                             ("udp", "pingpong", 64, 100, 1, True))
+            self.assertEqual(sum(p.udp for p in load.matrix_points(matrix)),
+                             1)
 
     def test_split_connections(self):
         self.assertEqual(load.split_connections(10, 6), [5, 5])
@@ -176,12 +203,16 @@ class Cpus(unittest.TestCase):
         cmd = load.benchmark_commands(o, p, hold, server, 100)[0]
         self.assertNotIn("-w", cmd)
         self.assertNotIn("-d", cmd)
-        # A udp point: --udp, to the server's UDP port.
-        server.udp_port = 11
-        cmd = load.benchmark_commands(o, p, load.Point("udp", "pingpong", 64,
-                                                       10), server, 100)[0]
-        self.assertEqual(cmd[cmd.index("--json") + 1], "--udp")
-        self.assertEqual(cmd[-1], "127.0.0.1:11")
+        self.assertNotIn("--udp", cmd)
+        # UDP: ping-pong with --udp, its flows split as connections are.
+        udp = load.Point("udp", "pingpong", 64, 10)
+        server.udp, server.port = True, 11
+        cmds = load.benchmark_commands(o, p, udp, server, 6)
+        self.assertEqual(cmds[0], [
+            "taskset", "-c", "1-3", "bench", "-q", "--json", "--udp",
+            "--mode", "pingpong", "-c", "5", "-s", "64", "-d", "1", "-t",
+            "0.3s", "-w", "100ms", "-T", "3", "127.0.0.1:11"])
+        self.assertEqual(len(cmds), 2)
 
 
 class CompareStartsNothing(unittest.TestCase):

@@ -1,9 +1,12 @@
-"""Unit tests of scripts/loadreport.py on two checked-in smoke runs.
+"""Unit tests of scripts/loadreport.py on checked-in runs.
 
 run-a and run-b are real `scripts/load.sh --matrix smoke --repeat 3 --vs
 yardstick=...` folders (runs.jsonl with the latency histograms cut out,
-which no report reads, and meta.json).  The expected figures below were
-worked out by hand from those files; each test says from which records.
+which no report reads, and meta.json); run-u is a real run of the UDP
+point alone, 64 B x 100 flows, 3 repeats, evecho-server -u beside
+evecho-yardstick -u (--vs-udp), cut the same way.  The expected figures
+below were worked out by hand from those files; each test says from
+which records.
 Run by tests/test-load-report.sh, or from the top of the source tree:
 
   PYTHONPATH=scripts python3 -m unittest discover -s tests/report -v
@@ -26,6 +29,7 @@ import loadreport
 HERE = os.path.dirname(os.path.abspath(__file__))
 RUN_A = os.path.join(HERE, "run-a")
 RUN_B = os.path.join(HERE, "run-b")
+RUN_U = os.path.join(HERE, "run-u")
 GNUPLOT = shutil.which("gnuplot")
 
 
@@ -298,6 +302,134 @@ class Html(Folder):
         page = loadreport.html_report(rows, ["evecho"], {}, [], [])
         self.assertNotIn("data-ratio", page)
         self.assertIn('data-key="evecho,hold,hold,64,10,1"', page)
+
+
+class Udp(Folder):
+    """The UDP point: datagrams/s, CPU per datagram, the benchmark's UDP
+    counts and the ratio to the yardstick."""
+
+    EVECHO = "evecho,udp,pingpong,64,100,1"
+    YARD = "yardstick,udp,pingpong,64,100,1"
+
+    def setUp(self):
+        self.runs = runs_of(RUN_U)
+        self.rows = {loadreport.point_key(r): r
+                     for r in loadreport.summarize(self.runs)}
+
+    def test_medians(self):
+        # evecho reps 1-3: datagrams/s 410199.0, 400307.0, 403532.0; CPU
+        # us/dgram 2.02608, 2.12424, 2.12465; sent 542920, 503710, 536560;
+        # nothing lost, duplicated, reordered or corrupted.
+        row = self.rows[self.EVECHO]
+        self.assertEqual(row["runs"], 3)
+        self.assertAlmostEqual(row["msgs_per_sec"], 403532.0)
+        self.assertAlmostEqual(row["server_us_per_msg"], 2.1242381529054413)
+        self.assertEqual(row["sent"], 536560)
+        self.assertEqual([row[k] for k in loadreport.UDP_COUNTS],
+                         [0, 0, 0, 0])
+
+    def test_ratio(self):
+        # 403532.0 / 409444.0 datagrams/s = 0.986; 2.12424 / 2.00844 CPU
+        # us/dgram = 1.058.
+        self.assertEqual(loadreport.md_ratio_cells(
+            "udp", self.rows[self.EVECHO], self.rows[self.YARD])[:2],
+            ["0.99×", "1.06×"])
+
+    def test_tcp_rows_have_no_udp_counts(self):
+        for row in loadreport.summarize(runs_of(RUN_A)):
+            self.assertEqual([row[k] for k in ["sent"] +
+                              loadreport.UDP_COUNTS], [None] * 5)
+
+    def test_a_benchmark_without_the_counts(self):
+        # Read defensively: a report without them has none, not a crash.
+        runs = [dict(r, bench={k: v for k, v in r["bench"].items()
+                               if k not in ["sent"] + loadreport.UDP_COUNTS})
+                for r in self.runs]
+        row = {loadreport.point_key(r): r
+               for r in loadreport.summarize(runs)}[self.EVECHO]
+        self.assertIsNone(row["lost"])
+        self.assertAlmostEqual(row["msgs_per_sec"], 403532.0)
+        self.assertEqual(loadreport.md_cells("udp", row)[-1],
+                         "– / – / – / –")
+
+    def test_progress_line(self):
+        self.assertEqual(loadreport.progress_line(self.runs[0]),
+                         "410k dgrams/s, p99 437 us, server 2.03 us/dgram")
+        rec = dict(self.runs[0], bench=dict(self.runs[0]["bench"], lost=3,
+                                            duplicated=1))
+        self.assertTrue(loadreport.progress_line(rec).endswith(
+            ", lost 3, duplicated 1"))
+
+    def test_problems(self):
+        # Lost in two of evecho's three runs (5 and 7): the median is 5.
+        runs = [dict(r) for r in self.runs]
+        for r, lost in zip([r for r in runs if r["server"] == "evecho"],
+                           (5, 7, 0)):
+            r["bench"] = dict(r["bench"], lost=lost)
+        self.assertEqual(loadreport.trouble_lines(loadreport.summarize(runs)),
+                         ["evecho udp 64 B × 100 flows: lost 5"])
+
+    def test_summary_md(self):
+        folder = self.copy(RUN_U)
+        loadreport.write_report(folder)
+        with open(os.path.join(folder, "summary.md")) as f:
+            md = f.read()
+        self.assertRegex(md, "(?m)^## UDP ping-pong")
+        self.assertIn("| size | flows | evecho datagrams/s | evecho p50/p99 "
+                      "µs | evecho CPU µs/dgram |", md)
+        self.assertIn("| 64 B | 100 | 404k | 238 / 437 | 2.12 |", md)
+        self.assertIn("| 0 / 0 / 0 / 0 | 409k |", md)
+        self.assertIn("evecho/yardstick dgrams/s | evecho/yardstick "
+                      "CPU/dgram", md)
+        self.assertIn("| 0.99× | 1.06× |", md)
+        self.assertIn("- Server `evecho`: `./src/evecho-server -q -l "
+                      "127.0.0.1:0`; UDP `./src/evecho-server -q -u "
+                      "127.0.0.1:0`", md)
+        self.assertNotIn("## Problems", md)
+
+    def test_report_html(self):
+        folder = self.copy(RUN_U)
+        loadreport.write_report(folder)
+        with open(os.path.join(folder, "report.html")) as f:
+            page = f.read()
+        with open(os.path.join(folder, "results.csv")) as f:
+            results = csv_rows(f.read())
+        self.assertIn('<h2 id="udp">UDP ping-pong', page)
+        # The plots draw TCP ping-pong only: the page says so.
+        self.assertIn('<p class="unavailable">No plots: they draw the TCP '
+                      'ping-pong points', page)
+        self.assertIn('<a href="#udp">UDP ping-pong</a>', page)
+        self.assertIn("<th>flows</th><th>runs</th><th>datagrams/s</th>",
+                      page)
+        self.assertIn("<th>CPU µs/dgram</th>", page)
+        self.assertIn("<th>lost</th><th>dup</th><th>reord</th>"
+                      "<th>corrupt</th>", page)
+        cells = re.findall(r'<tr[^>]*data-key="([^"]+)"[^>]*>(.*?)</tr>',
+                           page)
+        self.assertEqual([k for k, _ in cells], [self.EVECHO, self.YARD])
+        for key, tr in cells:
+            got = dict(re.findall(r'data-col="([^"]+)">([^<]*)<', tr))
+            for col in ["msgs_per_sec", "server_us_per_msg"] + \
+                    loadreport.UDP_COUNTS:
+                self.assertEqual(got[col], results[key][col], (key, col))
+        row = re.search(r'<tr data-base="%s" data-other="%s">(.*?)</tr>'
+                        % (self.EVECHO, self.YARD), page).group(1)
+        self.assertIn('data-ratio="msgs_per_sec">0.99×<', row)
+        self.assertIn('data-ratio="server_us_per_msg">1.06×<', row)
+
+    def test_compare(self):
+        tmp = tempfile.mkdtemp(prefix="loadreport-test.")
+        self.addCleanup(shutil.rmtree, tmp)
+        out = os.path.join(tmp, "cmp")
+        loadreport.write_compare(RUN_U, RUN_U, out, None)
+        with open(os.path.join(out, "compare.md")) as f:
+            md = f.read()
+        self.assertRegex(md, "(?m)^## UDP ping-pong")
+        self.assertIn("| evecho | 64 B | 100 | datagrams/s | 404k | 404k | "
+                      "+0.0% |", md)
+        self.assertIn("- UDP server `yardstick`: "
+                      "`/work/wt-yard/bench/evecho-yardstick -u "
+                      "127.0.0.1:{port}`", md)
 
 
 class Compare(Folder):
