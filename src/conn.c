@@ -313,7 +313,7 @@ conn_kernel_acked(int fd)
 {
 	struct tcp_info	ti;
 
-	sock_tcp_info(fd, &ti);
+	sock_tcp_info(fd, &ti, sizeof ti);
 	return ((uint32_t)ti.tcpi_bytes_acked);
 }
 

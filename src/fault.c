@@ -213,7 +213,7 @@ fault_peer_gone(int fd)
 {
 	struct tcp_info	ti;
 
-	if (sock_tcp_info(fd, &ti) != 0)
+	if (sock_tcp_info(fd, &ti, sizeof ti) != 0)
 		return (1);
 	return (ti.tcpi_state == TCP_CLOSE_WAIT || ti.tcpi_state == TCP_CLOSE);
 }

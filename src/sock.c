@@ -33,15 +33,19 @@ sock_queued(int fd, unsigned long request)
 	return ((size_t)n);
 }
 
-/* A TCP socket's tcp_info into *ti: 0, or -1 (zeroed). */
+/*
+ * A TCP socket's tcp_info into ti, size bytes of it: 0, or -1 (zeroed).
+ * The caller's size, because glibc's struct tcp_info is shorter than
+ * <linux/tcp.h>'s, which has tcpi_bytes_acked.
+ */
 int
-sock_tcp_info(int fd, struct tcp_info *ti)
+sock_tcp_info(int fd, void *ti, size_t size)
 {
-	socklen_t	len = sizeof *ti;
+	socklen_t	len = (socklen_t)size;
 
-	memset(ti, 0, sizeof *ti);
+	memset(ti, 0, size);
 	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, ti, &len) != 0) {
-		memset(ti, 0, sizeof *ti);
+		memset(ti, 0, size);
 		return (-1);
 	}
 	return (0);

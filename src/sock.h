@@ -25,8 +25,7 @@ int	sock_udp_connect(const struct sockaddr *dst, socklen_t dstlen,
 size_t	sock_udp_max(int family);
 int	sock_set_nodelay(int fd);
 size_t	sock_queued(int fd, unsigned long request);
-struct tcp_info;
-int	sock_tcp_info(int fd, struct tcp_info *ti);
+int	sock_tcp_info(int fd, void *ti, size_t size);
 uint64_t sock_raise_nofile(void);
 int	sock_count_open(void);
 
