@@ -112,16 +112,33 @@ conn_mismatch(struct bench_conn *c, uint64_t off, uint64_t bad,
 	c->msg_bad = 1;
 }
 
+/*
+ * The socket slot c opens: a connection or a UDP flow, bound to the
+ * --source of its turn (round-robin by slot) if there are any; -1 with
+ * *cause set on failure.
+ */
+int
+conn_socket(const struct bench_conn *c,
+    int (*open)(const struct sockaddr *, socklen_t, const struct sockaddr *,
+    socklen_t, char **), char **cause)
+{
+	const struct bench_source	*src = NULL;
+
+	if (bench_config.nsources > 0)
+		src = &bench_config.sources[c->index % bench_config.nsources];
+	return (open((struct sockaddr *)&bench_config.target,
+	    bench_config.target_len, src != NULL ?
+	    (const struct sockaddr *)&src->ss : NULL,
+	    src != NULL ? src->len : 0, cause));
+}
+
 /* Begin a connection in slot c. */
 static void
 conn_start(struct bench_conn *c, uint64_t now)
 {
 	struct bench_thread		*thr = c->thr;
-	const struct bench_source	*src = NULL;
 	char				*cause = NULL;
 
-	if (bench_config.nsources > 0)
-		src = &bench_config.sources[c->index % bench_config.nsources];
 	c->id = c->index + c->gen * bench_config.conns;
 	c->gen++;
 	c->sent = c->target = c->recvd = 0;
@@ -131,10 +148,7 @@ conn_start(struct bench_conn *c, uint64_t now)
 	c->state = CONN_CONNECTING;
 	thr->connecting++;
 	LIVE_ADD(thr->live.connecting, 1);
-	c->fd = sock_connect_start((struct sockaddr *)&bench_config.target,
-	    bench_config.target_len, src != NULL ?
-	    (const struct sockaddr *)&src->ss : NULL,
-	    src != NULL ? src->len : 0, &cause);
+	c->fd = conn_socket(c, sock_connect_start, &cause);
 	if (c->fd == -1) {
 		conn_close(c, WHY_CONNECT, cause);
 		free(cause);

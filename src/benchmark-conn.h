@@ -73,6 +73,9 @@ extern const struct bench_flow_ops conn_flow;
 void	 conn_begin(struct bench_conn *, uint64_t);
 void	 conn_close(struct bench_conn *, enum conn_why, const char *);
 void	 conn_count_error(struct bench_conn *, enum conn_why, const char *);
+int	 conn_socket(const struct bench_conn *,
+	    int (*)(const struct sockaddr *, socklen_t, const struct sockaddr *,
+	    socklen_t, char **), char **);
 void	 conn_arm(struct event *, uint64_t);
 
 /* benchmark-mode.c */

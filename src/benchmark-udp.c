@@ -544,17 +544,11 @@ static void
 udp_begin(struct bench_conn *c, uint64_t now)
 {
 	struct bench_thread		*thr = c->thr;
-	const struct bench_source	*src = NULL;
 	char				*cause = NULL;
 
-	if (bench_config.nsources > 0)
-		src = &bench_config.sources[c->index % bench_config.nsources];
 	c->id = c->index;
 	c->started_ns = c->last_ns = now;
-	c->fd = sock_udp_connect((struct sockaddr *)&bench_config.target,
-	    bench_config.target_len, src != NULL ?
-	    (const struct sockaddr *)&src->ss : NULL,
-	    src != NULL ? src->len : 0, &cause);
+	c->fd = conn_socket(c, sock_udp_connect, &cause);
 	if (c->fd == -1) {
 		conn_count_error(c, WHY_CONNECT, cause);
 		free(cause);

@@ -980,6 +980,35 @@ START_TEST(test_unreachable)
 END_TEST
 
 /* Bad command lines exit 64 with one line naming the bad value. */
+/*
+ * evecho-benchmark with args (at most n of them, NULL-ended if fewer)
+ * must exit 64 in time with one line that starts with its name; that
+ * line in err.
+ */
+static void
+expect_refused(const char *const *args, size_t n, char *err, size_t len)
+{
+	struct harness_proc	p;
+	const char		*argv[8];
+	size_t			j;
+	int			rc;
+
+	argv[0] = harness_program("evecho-benchmark");
+	for (j = 0; j < n && j < 6 && args[j] != NULL; j++)
+		argv[j + 1] = args[j];
+	argv[j + 1] = NULL;
+	ck_assert_int_eq(harness_spawn(&p, argv), 0);
+	rc = harness_wait(&p, T_MS);
+	snprintf(err, len, "%s", harness_stderr(&p, 1000));
+	harness_stop(&p, SIGKILL, 1000);
+	ck_assert_msg(rc == 64, "%s %s: exit %d, said %s", args[0],
+	    args[1] != NULL ? args[1] : "", rc, err);
+	ck_assert_msg(strchr(err, '\n') == err + strlen(err) - 1,
+	    "%s: not one line: %s", args[0], err);
+	ck_assert_msg(strncmp(err, "evecho-benchmark: ", 18) == 0, "%s: %s",
+	    args[0], err);
+}
+
 START_TEST(test_usage)
 {
 	static const char *const bad[][6] = {
@@ -1010,27 +1039,11 @@ START_TEST(test_usage)
 		{ "--bogus" },
 		{ "-c" },
 	};
-	struct harness_proc	p;
-	const char		*argv[8];
-	char			err[4096];
-	size_t			i, j;
-	int			rc;
+	char	err[4096];
+	size_t	i;
 
 	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		argv[0] = harness_program("evecho-benchmark");
-		for (j = 0; j < 6 && bad[i][j] != NULL; j++)
-			argv[j + 1] = bad[i][j];
-		argv[j + 1] = NULL;
-		ck_assert_int_eq(harness_spawn(&p, argv), 0);
-		rc = harness_wait(&p, T_MS);
-		snprintf(err, sizeof err, "%s", harness_stderr(&p, 1000));
-		harness_stop(&p, SIGKILL, 1000);
-		ck_assert_msg(rc == 64, "%s %s: exit %d, said %s", bad[i][0],
-		    bad[i][1] != NULL ? bad[i][1] : "", rc, err);
-		ck_assert_msg(strchr(err, '\n') == err + strlen(err) - 1,
-		    "%s: not one line: %s", bad[i][0], err);
-		ck_assert_msg(strncmp(err, "evecho-benchmark: ", 18) == 0,
-		    "%s: %s", bad[i][0], err);
+		expect_refused(bad[i], 6, err, sizeof err);
 		/* A --source found wrong only later still names --source. */
 		ck_assert_msg(strcmp(bad[i][0], "--source") != 0 ||
 		    strstr(err, "--source") != NULL, "%s", err);
@@ -1344,29 +1357,13 @@ START_TEST(test_udp_usage)
 	static char		 out[4096];
 	const char		*unknown[] = { "-q", "--udp", "-n", "1",
 				    "nosuch.invalid:7", NULL };
-	struct harness_proc	 p;
-	const char		*argv[8];
 	char			 err[4096];
-	size_t			 i, j;
-	int			 rc;
+	size_t			 i;
 
 	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		argv[0] = harness_program("evecho-benchmark");
-		for (j = 0; j < 4 && bad[i][j] != NULL; j++)
-			argv[j + 1] = bad[i][j];
-		argv[j + 1] = NULL;
-		ck_assert_int_eq(harness_spawn(&p, argv), 0);
-		rc = harness_wait(&p, T_MS);
-		snprintf(err, sizeof err, "%s", harness_stderr(&p, 1000));
-		harness_stop(&p, SIGKILL, 1000);
-		ck_assert_msg(rc == 64, "%s %s: exit %d, said %s", bad[i][1],
-		    bad[i][2], rc, err);
+		expect_refused(bad[i], 4, err, sizeof err);
 		ck_assert_msg(strstr(err, bad[i][4]) != NULL, "%s %s: said %s",
 		    bad[i][1], bad[i][2], err);
-		ck_assert_msg(strchr(err, '\n') == err + strlen(err) - 1,
-		    "%s: not one line: %s", bad[i][1], err);
-		ck_assert_msg(strncmp(err, "evecho-benchmark: ", 18) == 0,
-		    "%s: %s", bad[i][1], err);
 	}
 	ck_assert_int_eq(run_bench(out, sizeof out, 1, unknown), 2);
 	ck_assert_str_eq(out, "");
